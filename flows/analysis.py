@@ -1,0 +1,182 @@
+"""Prefect 3 flow: counts -> DESeq2 -> GSEA -> targets -> tables, for one study config.
+
+Thin wiring around :mod:`bmsc_dge`; every computation lives in the library. One subflow runs per
+contrast; contrasts sharing (variable, reference) share one DESeq2 fit. Only the I/O tasks retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from bmsc_dge import de as de_mod
+from bmsc_dge import gsea as gsea_mod
+from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
+from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
+from bmsc_dge.outputs import ContrastResult, write_run_outputs
+from bmsc_dge.qc import sample_qc
+from bmsc_dge.rundir import RunDir
+from bmsc_dge.study import Study, apply_prefilter, load_study
+from bmsc_dge.targets import rank_targets
+
+
+class _WarningCollector(logging.Handler):
+    """Keeps WARNING+ records of the bmsc_dge loggers for the run's warnings.txt."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname}: {record.getMessage()}")
+
+
+@task(name="load-config", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def load_config_task(config_path: str, outdir: str | None) -> StudyConfig:
+    """Read and validate the YAML config."""
+    return load_config(config_path, outdir=outdir)
+
+
+@task(name="load-study", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def load_study_task(cfg: StudyConfig) -> Study:
+    """Read counts and sample sheet, validate, map gene IDs."""
+    return load_study(cfg)
+
+
+@task(name="prefilter", cache_policy=NO_CACHE)
+def prefilter_task(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Low-count filter."""
+    return apply_prefilter(study, cfg)
+
+
+@task(name="load-gene-sets", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def gene_sets_task(cfg: StudyConfig, symbols: list[str]) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[GeneSet]], pd.DataFrame]:
+    """Load the requested collections and match them to the measured genes."""
+    collections = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
+    matched: dict[str, dict[str, list[str]]] = {}
+    coverage = []
+    for name, sets in collections.items():
+        m, cov = restrict_to_data(sets, symbols, cfg.species)
+        matched[name] = m
+        coverage.append(cov)
+    cov_df = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
+    return matched, collections, cov_df
+
+
+@task(name="deseq2-fit", cache_policy=NO_CACHE)
+def fit_task(adata: ad.AnnData, frame: pd.DataFrame, design: str, variable: str, reference: str,
+             cfg: DEConfig) -> de_mod.DEFit:
+    """Fit DESeq2 with ``reference`` as the reference level of ``variable``."""
+    return de_mod.fit_deseq2(adata, frame, design, variable, reference, cfg)
+
+
+@task(name="wald-test", cache_policy=NO_CACHE)
+def contrast_task(fit: de_mod.DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) -> pd.DataFrame:
+    """Wald test and LFC shrinkage for one contrast."""
+    return de_mod.contrast_table(fit, contrast, alpha, cfg)
+
+
+@task(name="gsea-prerank", cache_policy=NO_CACHE)
+def gsea_task(ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig) -> gsea_mod.GseaResult:
+    """gseapy prerank for one collection."""
+    g = cfg.gene_sets
+    return gsea_mod.run_prerank(ranking, sets, collection=collection, permutations=g.permutations,
+                                seed=cfg.seed, min_size=g.min_size, max_size=g.max_size)
+
+
+@task(name="rank-targets", cache_policy=NO_CACHE)
+def targets_task(de: pd.DataFrame, curated_gsea: pd.DataFrame, curated: list[GeneSet], cfg: StudyConfig) -> pd.DataFrame:
+    """Target ranking."""
+    return rank_targets(de, curated_gsea, curated, alpha=cfg.alpha, gsea_fdr=cfg.gene_sets.fdr,
+                        weights=cfg.targets.weights)
+
+
+@flow(name="analyse-contrast", flow_run_name="{contrast.name}")
+def analyse_contrast(fit: de_mod.DEFit, contrast: Contrast, cfg: StudyConfig,
+                     matched: dict[str, dict[str, list[str]]], curated: list[GeneSet]) -> ContrastResult:
+    """DE table, GSEA per collection and targets for one contrast."""
+    logger = get_run_logger()
+    de = contrast_task(fit, contrast, cfg.alpha, cfg.de)
+    ranking = gsea_mod.ranking_from_de(de)
+    tables, curves = [], {}
+    for collection, sets in matched.items():
+        res = gsea_task(ranking, sets, collection, cfg)
+        tables.append(res.table)
+        if collection == "curated":
+            curves = res.curves
+    gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
+    curated_gsea = gsea[gsea["collection"] == "curated"]
+    targets = targets_task(de, curated_gsea, curated, cfg)
+    logger.info("%s: %d DE genes (padj < %s); top target %s", contrast.name,
+                int((de["padj"] < cfg.alpha).sum()), cfg.alpha,
+                targets["symbol"].iloc[0] if len(targets) else "-")
+    return ContrastResult(contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves)
+
+
+@task(name="write-outputs", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def write_outputs_task(run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame,
+                       gene_filter: pd.DataFrame, coverage: pd.DataFrame, mapping: dict[str, Any],
+                       warnings: list[str], timings: dict[str, float]) -> dict[str, str]:
+    """Write tables, workbook, summary and manifest into the partial run folder."""
+    return write_run_outputs(run, cfg, results=results, qc=qc, gene_filter=gene_filter, coverage=coverage,
+                             mapping=mapping, warnings=warnings, timings=timings)
+
+
+@flow(name="bmsc-dge", log_prints=False)
+def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
+    """Run the whole study described by ``config_path``; return the completed run folder."""
+    logger = get_run_logger()
+    collector = _WarningCollector()
+    lib_logger = logging.getLogger("bmsc_dge")
+    lib_logger.addHandler(collector)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        cfg = load_config_task(config_path, outdir)
+        run = RunDir(cfg.outdir)
+        run.create()
+        try:
+            t = time.perf_counter()
+            study = load_study_task(cfg)
+            adata, gene_filter = prefilter_task(study, cfg)
+            timings["load_and_filter"] = time.perf_counter() - t
+            t = time.perf_counter()
+            matched, collections, coverage = gene_sets_task(cfg, list(adata.var["symbol"].astype(str)))
+            curated = collections.get("curated", [])
+            timings["gene_sets"] = time.perf_counter() - t
+            fits: dict[tuple[str, str], de_mod.DEFit] = {}
+            results = []
+            for c in cfg.contrasts:
+                key = (c.variable, c.reference)
+                if key not in fits:
+                    t = time.perf_counter()
+                    fits[key] = fit_task(adata, study.frame, cfg.design, c.variable, c.reference, cfg.de)
+                    timings[f"deseq2_fit:{c.variable}:{c.reference}"] = time.perf_counter() - t
+                t = time.perf_counter()
+                results.append(analyse_contrast(fits[key], c, cfg, matched, curated))
+                timings[f"contrast:{c.name}"] = time.perf_counter() - t
+            first_fit = next(iter(fits.values()))
+            qc = sample_qc(study.adata, de_mod.size_factors(first_fit))
+            timings["total_before_write"] = time.perf_counter() - t0
+            write_outputs_task(run, cfg, results, qc, gene_filter, coverage,
+                               dict(study.adata.uns["id_mapping"]), collector.messages, timings)
+            final = run.commit()
+        except BaseException:
+            run.abort()
+            raise
+    finally:
+        lib_logger.removeHandler(collector)
+    logger.info("results: %s", final)
+    return str(final)
+
+
+def run_config(config_path: str | Path, outdir: str | Path | None = None) -> Path:
+    """Run the flow in-process (used by the CLI) and return the run folder."""
+    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir)))

@@ -1,0 +1,198 @@
+"""Resolve the curated gene-set spec and bundle the broad collections as package data.
+
+Run from the repository root:
+
+    .venv/bin/python scripts/build_genesets.py [--reference ../shared/reference] [--check]
+
+Inputs (see ../shared/reference/SOURCES.md for their provenance):
+  reference_human.gmt       GO BP (org.Hs.eg.db 3.16.0), KEGG (evidence only), MSigDB Hallmark v7.5.1
+  reference_mouse.gmt       Hallmark v7.0 mouse (Mouse-GEM) and ortholog-mapped GO/KEGG sets
+  gene_ids_human.tsv.gz     Entrez/symbol/Ensembl table from org.Hs.eg.db 3.16.0
+  human_mouse_orthologs.tsv Alliance of Genome Resources HGNC->MGI pairs
+
+Outputs in src/bmsc_dge/genesets/data/:
+  curated_human.json        every curated set with per-gene evidence
+  go_bp_human.gmt, hallmark_human.gmt, go_bp_mouse.gmt, hallmark_mouse.gmt
+  gene_ids_human.tsv.gz, human_mouse_orthologs.tsv.gz
+  collections.json          provenance and licence of each bundled collection
+
+With --check nothing is written; the script exits 1 if the committed outputs differ from a
+fresh resolution (used by the test suite when the reference folder is present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "bmsc_dge" / "genesets" / "data"
+
+
+def read_gmt(path: Path) -> dict[str, tuple[str, list[str]]]:
+    sets: dict[str, tuple[str, list[str]]] = {}
+    for line in path.read_text().splitlines():
+        parts = [p for p in line.rstrip("\n").split("\t")]
+        if len(parts) < 3:
+            continue
+        genes = [g.strip() for g in parts[2:] if g.strip()]
+        sets[parts[0]] = (parts[1], genes)
+    return sets
+
+
+def token_for(name: str) -> str | None:
+    """Map a reference set name to an evidence token (GO:..., KEGG:..., MSigDB:...)."""
+    if name.endswith("__MM_ORTHO"):
+        return None
+    m = re.search(r"__GO_(\d{7})$", name)
+    if m:
+        return f"GO:{m.group(1)}"
+    m = re.search(r"__(hsa\d{5})$", name)
+    if m:
+        return f"KEGG:{m.group(1)}"
+    if name.startswith("HALLMARK_"):
+        return f"MSigDB:{name}"
+    return None
+
+
+def gmt_text(sets: dict[str, tuple[str, list[str]]]) -> str:
+    lines = [f"{k}\t{d}\t" + "\t".join(g) for k, (d, g) in sets.items()]
+    return "\n".join(lines) + "\n"
+
+
+def resolve(reference: Path) -> dict[str, bytes]:
+    spec = yaml.safe_load((OUT / "curated_spec.yaml").read_text())
+    human = read_gmt(reference / "reference_human.gmt")
+    mouse = read_gmt(reference / "reference_mouse.gmt")
+    ids = pd.read_csv(reference / "gene_ids_human.tsv.gz", sep="\t", dtype=str)
+    known_symbols = set(ids["SYMBOL"].dropna())
+
+    evidence_index: dict[str, set[str]] = {}
+    evidence_names: dict[str, str] = {}
+    for name, (_desc, genes) in human.items():
+        tok = token_for(name)
+        if tok:
+            evidence_index[tok] = set(genes)
+            evidence_names[tok] = name
+
+    errors: list[str] = []
+    refs = spec["references"]
+    lib = spec["library"]
+    out_sets = []
+    for s in spec["sets"]:
+        ev_sets = s["evidence_sets"]
+        for tok in ev_sets:
+            if tok not in evidence_index:
+                errors.append(f"{s['id']}: evidence set {tok} is not in the reference collections")
+        lit = s.get("literature", {}) or {}
+        for gene, rlist in lit.items():
+            if gene not in s["genes"]:
+                errors.append(f"{s['id']}: literature entry for {gene}, which is not a member")
+            for r in rlist:
+                if r not in refs:
+                    errors.append(f"{s['id']}: reference {r} for {gene} is not in `references`")
+        evidence: dict[str, list[str]] = {}
+        for gene in s["genes"]:
+            if gene not in known_symbols:
+                errors.append(f"{s['id']}: {gene} is not a current HGNC symbol in gene_ids_human")
+            toks = [t for t in ev_sets if gene in evidence_index.get(t, set())]
+            toks += list(lit.get(gene, []))
+            if not toks:
+                errors.append(f"{s['id']}: {gene} has no evidence (no evidence set, no reference)")
+            evidence[gene] = toks
+        if len(set(s["genes"])) != len(s["genes"]):
+            errors.append(f"{s['id']}: duplicated genes")
+        used_sets = sorted({t for toks in evidence.values() for t in toks if not t[:4] in ("PMID", "DOI:")})
+        used_refs = sorted({t for toks in evidence.values() for t in toks if t[:4] in ("PMID", "DOI:")}
+                           | set(s.get("references", [])))
+        out_sets.append({
+            "id": s["id"],
+            "name": s["name"],
+            "description": s["description"],
+            "mechanism": s["mechanism"],
+            "expected_t2dm": s["expected_t2dm"],
+            "species": "human",
+            "version": lib["version"],
+            "date": lib["date"],
+            "licence": lib["licence"],
+            "sources": {
+                "evidence_sets": {t: evidence_names[t] for t in used_sets if t in evidence_names},
+                "references": {r: refs[r] for r in used_refs},
+            },
+            "genes": s["genes"],
+            "evidence": evidence,
+        })
+    if errors:
+        raise SystemExit("curation errors:\n  " + "\n  ".join(errors))
+
+    curated = {"library": lib, "sets": out_sets}
+    go_h = {k.split("__")[0]: (f"{token_for(k)} | {d}", g) for k, (d, g) in human.items()
+            if k.startswith("GOBP_")}
+    hm_h = {k: (d, g) for k, (d, g) in human.items() if k.startswith("HALLMARK_")}
+    go_m = {k.split("__")[0]: (d, g) for k, (d, g) in mouse.items()
+            if k.startswith("GOBP_") and k.endswith("__MM_ORTHO")}
+    hm_m = {k: (d, g) for k, (d, g) in mouse.items() if k.startswith("HALLMARK_")}
+    collections = {
+        "curated": {"file": "curated_human.json", "licence": lib["licence"],
+                    "version": lib["version"], "source": "bmsc-dge curation, see docs/genesets.md"},
+        "go_bp": {"file": "go_bp_human.gmt", "mouse_file": "go_bp_mouse.gmt",
+                  "licence": "CC BY 4.0 (Gene Ontology Consortium)",
+                  "version": "GO 2022-07-01 via org.Hs.eg.db 3.16.0 (all evidence codes incl. IEA; term plus descendants)",
+                  "source": "Gene Ontology; mouse sets ortholog-mapped (Alliance best=Yes)",
+                  "attribution": "Ashburner et al. Nat Genet 2000; Gene Ontology Consortium, Nucleic Acids Res 2023"},
+        "hallmark": {"file": "hallmark_human.gmt", "mouse_file": "hallmark_mouse.gmt",
+                     "licence": "CC BY 4.0 (MSigDB, Broad Institute)",
+                     "version": "MSigDB Hallmark v7.5.1 (human); v7.0 mouse ortholog conversion (Mouse-GEM)",
+                     "source": "MSigDB", "attribution": "Liberzon et al. Cell Syst 2015"},
+    }
+    orth = (reference / "human_mouse_orthologs.tsv").read_bytes()
+    return {
+        "curated_human.json": (json.dumps(curated, indent=1, sort_keys=False) + "\n").encode(),
+        "go_bp_human.gmt": gmt_text(go_h).encode(),
+        "hallmark_human.gmt": gmt_text(hm_h).encode(),
+        "go_bp_mouse.gmt": gmt_text(go_m).encode(),
+        "hallmark_mouse.gmt": gmt_text(hm_m).encode(),
+        "collections.json": (json.dumps(collections, indent=1) + "\n").encode(),
+        "human_mouse_orthologs.tsv.gz": _gz(orth),
+        "gene_ids_human.tsv.gz": _gz(gzip.decompress((reference / "gene_ids_human.tsv.gz").read_bytes())),
+    }
+
+
+def _gz(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=9) as fh:
+        fh.write(data)
+    return buf.getvalue()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    outputs = resolve(args.reference)
+    stale = []
+    for name, data in outputs.items():
+        path = OUT / name
+        if args.check:
+            if not path.exists() or path.read_bytes() != data:
+                stale.append(name)
+        else:
+            path.write_bytes(data)
+    if args.check and stale:
+        print("stale bundled gene-set files: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    print(("up to date: " if args.check else "wrote: ") + ", ".join(outputs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

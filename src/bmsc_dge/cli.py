@@ -1,0 +1,173 @@
+"""Command-line interface: ``bmsc-dge run``, ``bmsc-dge validate``, ``bmsc-dge genesets ...``.
+
+Errors in user input print one line (``error: <file>, row .., column ..: what -> what to do``)
+and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bmsc_dge.errors import BmscDgeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="RNA-seq DE, GSEA and target ranking for T2DM vs control BMSCs.")
+genesets_app = typer.Typer(no_args_is_help=True, help="Browse and export the gene-set library.")
+app.add_typer(genesets_app, name="genesets")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def prefect_environment() -> None:
+    """Defaults for an offline, project-local Prefect (only where the user set nothing)."""
+    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bmsc_dge")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+
+
+def _fail(exc: BmscDgeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=exc.exit_code)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="Study config (YAML).")],
+) -> None:
+    """Check the config, counts, sample sheet and design without running anything."""
+    _logging(True)
+    from bmsc_dge.config import load_config
+    from bmsc_dge.study import load_study
+
+    try:
+        cfg = load_config(config)
+        study = load_study(cfg)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"ok: {study.adata.n_vars} genes x {study.adata.n_obs} samples; {study.mapping.as_text()}")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Study config (YAML); see configs/example.yaml.")],
+    outdir: Annotated[Path | None, typer.Option("--outdir", help="Results root (overrides `outdir`).")] = None,
+) -> None:
+    """Run the Prefect flow for CONFIG and print where the results are."""
+    prefect_environment()
+    _logging(False)
+    from bmsc_dge.config import load_config
+    from bmsc_dge.study import load_study
+
+    try:  # pre-flight: bad input is reported in one line before Prefect starts
+        cfg = load_config(config, outdir=outdir)
+        load_study(cfg)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    from flows.analysis import run_config
+
+    try:
+        final = run_config(config.resolve(), outdir.resolve() if outdir else None)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    latest = cfg.outdir / "latest"
+    out.print(f"[bold green]done.[/] results: {final}")
+    out.print(f"latest run: {latest}")
+    out.print(f"start with: {final / 'summary.md'} and {final / 'tables' / 'targets'}")
+
+
+@genesets_app.command("list")
+def genesets_list(
+    species: Annotated[str, typer.Option(help="human, mouse or rat")] = "human",
+    collection: Annotated[str, typer.Option(help="curated, hallmark or go_bp")] = "curated",
+) -> None:
+    """Print the sets of a collection: id, name, size, sources."""
+    from bmsc_dge.genesets import load_builtin
+
+    try:
+        sets = load_builtin(collection, species)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"{collection} gene sets ({species})")
+    for col in ("id", "name", "size", "expected in T2DM", "sources"):
+        table.add_column(col, overflow="fold")
+    for s in sets:
+        table.add_row(s.id, s.name, str(s.size), s.expected_t2dm if collection == "curated" else "",
+                      s.source_summary())
+    out.print(table)
+
+
+@genesets_app.command("export")
+def genesets_export(
+    out_file: Annotated[Path, typer.Option("--out", help="Destination GMT file.")],
+    species: Annotated[str, typer.Option(help="human, mouse or rat")] = "human",
+    collection: Annotated[str, typer.Option(help="curated, hallmark or go_bp")] = "curated",
+) -> None:
+    """Write a collection as standard GMT (mouse/rat: ortholog-mapped symbols)."""
+    from bmsc_dge.genesets import load_builtin, sets_as_gmt, write_gmt
+
+    try:
+        sets = load_builtin(collection, species)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    write_gmt(sets_as_gmt(sets), out_file)
+    missing = sorted({g for s in sets for g in s.unmapped})
+    out.print(f"wrote {len(sets)} sets to {out_file}")
+    if missing:
+        err.print(f"{len(missing)} human genes have no {species} ortholog and were left out: {', '.join(missing)}")
+
+
+@genesets_app.command("show")
+def genesets_show(
+    set_id: Annotated[str, typer.Argument(help="Set id, e.g. BMSC_FERROPTOSIS_DRIVERS")],
+    species: Annotated[str, typer.Option(help="human, mouse or rat")] = "human",
+) -> None:
+    """Print one set with its provenance (per-gene evidence for curated sets)."""
+    from bmsc_dge.genesets import get_set
+
+    try:
+        s = get_set(set_id, species)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"[bold]{s.id}[/] - {s.name} ({s.collection}, {s.species}, version {s.version})")
+    out.print(s.description)
+    out.print(f"licence: {s.licence}")
+    if s.collection == "curated":
+        out.print(f"expected in T2DM BMSCs: {s.expected_t2dm}; mechanism: {s.mechanism}")
+    for k, v in s.sources.get("evidence_sets", {}).items():
+        out.print(f"  evidence set {k}: {v}")
+    for k, v in s.sources.get("references", {}).items():
+        out.print(f"  {k}: {v}")
+    table = Table(title=f"{s.size} genes")
+    table.add_column("gene")
+    table.add_column("evidence", overflow="fold")
+    for g in s.genes:
+        ev = s.evidence.get(g, s.evidence.get(g.upper(), []))
+        table.add_row(g, ", ".join(ev))
+    out.print(table)
+    if s.unmapped:
+        out.print(f"no {species} ortholog: {', '.join(s.unmapped)}")
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m bmsc_dge``."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

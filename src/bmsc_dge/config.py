@@ -1,0 +1,254 @@
+"""Study configuration: YAML -> typed, validated model.
+
+Paths in the YAML are relative to the config file. Unknown keys and wrong types are errors that
+name the key. YAML is loaded with ``yaml.safe_load``: tags that construct Python objects are
+refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bmsc_dge.errors import ConfigError
+
+Species = Literal["human", "mouse", "rat", "other"]
+Collection = Literal["curated", "hallmark", "go_bp"]
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contrast(_Strict):
+    """One comparison: ``target`` vs ``reference`` levels of ``variable``.
+
+    ``name`` becomes part of file names, so it is restricted to letters, digits, ``_``, ``.``
+    and ``-``.
+    """
+
+    name: str
+    variable: str
+    target: str
+    reference: str
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v) or v in {".", ".."}:
+            raise ValueError(
+                f"contrast name {v!r} must start with a letter or digit and use only letters, "
+                "digits, '_', '.', '-' (it is used in file names)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Contrast:
+        if self.target == self.reference:
+            raise ValueError(f"target and reference are both {self.target!r}")
+        return self
+
+
+class FilterConfig(_Strict):
+    """Low-count filtering (see :mod:`bmsc_dge.filtering`)."""
+
+    method: Literal["filterbyexpr", "min_count"] = "filterbyexpr"
+    min_count: int = Field(10, ge=0)
+    min_total_count: int = Field(15, ge=0)
+    large_n: int = Field(10, ge=1)
+    min_prop: float = Field(0.7, gt=0, le=1)
+
+
+class DEConfig(_Strict):
+    """PyDESeq2 settings; defaults follow R DESeq2."""
+
+    lfc_shrink: bool = True
+    cooks_filter: bool = True
+    independent_filter: bool = True
+    refit_cooks: bool = True
+    fit_type: Literal["parametric", "mean"] = "parametric"
+    n_cpus: int = Field(2, ge=1)
+
+
+class GeneSetConfig(_Strict):
+    """Which gene-set collections GSEA runs on."""
+
+    collections: list[Collection] = Field(default_factory=lambda: ["curated", "hallmark", "go_bp"])
+    gmt: list[Path] = Field(default_factory=list)
+    permutations: int = Field(1000, ge=100)
+    min_size: int = Field(5, ge=1)
+    max_size: int = Field(600, ge=2)
+    fdr: float = Field(0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GeneSetConfig:
+        if self.max_size < self.min_size:
+            raise ValueError("max_size must be >= min_size")
+        return self
+
+
+class TargetWeights(_Strict):
+    """Weights of the three components of the target score (they are normalised to sum 1)."""
+
+    de: float = Field(0.6, ge=0)
+    leading_edge: float = Field(0.25, ge=0)
+    prior: float = Field(0.15, ge=0)
+
+
+class TargetConfig(_Strict):
+    """Target ranking settings (see :mod:`bmsc_dge.targets`)."""
+
+    weights: TargetWeights = Field(default_factory=TargetWeights)
+    top_n: int = Field(50, ge=1)
+
+
+class StudyConfig(_Strict):
+    """A whole study: inputs, design, contrasts and analysis settings.
+
+    The contract keys are ``counts``, ``samples``, ``design``, ``contrasts``, ``species``,
+    ``gene_sets``, ``outdir``, ``alpha`` and ``seed``.
+    """
+
+    name: str = "study"
+    counts: Path
+    samples: Path
+    design: str
+    contrasts: list[Contrast] = Field(min_length=1)
+    species: Species = "human"
+    alpha: float = Field(gt=0, lt=1)
+    seed: int = Field(20261128, ge=0)
+    outdir: Path = Path("results")
+    prefilter: bool = True
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    de: DEConfig = Field(default_factory=DEConfig)
+    gene_sets: GeneSetConfig = Field(default_factory=GeneSetConfig)
+    targets: TargetConfig = Field(default_factory=TargetConfig)
+    counts_format: Literal["auto", "table", "featurecounts"] = "auto"
+    symbol_column: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_study_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v):
+            raise ValueError(
+                f"name {v!r} must use only letters, digits, '_', '.', '-' (used in file names)"
+            )
+        return v
+
+    @field_validator("design")
+    @classmethod
+    def _tilde(cls, v: str) -> str:
+        v = v.strip()
+        if not v.startswith("~"):
+            raise ValueError(f"design {v!r} must be a formula starting with '~', e.g. '~ batch + condition'")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_contrasts(self) -> StudyConfig:
+        names = [c.name for c in self.contrasts]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"contrast names must be unique; repeated: {sorted(dup)}")
+        return self
+
+    @property
+    def design_variables(self) -> list[str]:
+        """Variables the design formula needs, in formula order."""
+        from formulaic import Formula
+
+        found = Formula(self.design.lstrip("~")).required_variables
+        order = re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", self.design)
+        return [v for v in dict.fromkeys(order) if v in found]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<top level>"
+
+
+def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyConfig:
+    """Read and validate a study config.
+
+    Parameters
+    ----------
+    path
+        YAML file. Relative paths inside it are resolved against its folder.
+    outdir
+        Overrides ``outdir`` from the file (resolved against the current directory).
+
+    Returns
+    -------
+    StudyConfig
+        Validated config with absolute paths.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, not YAML, not a mapping, or fails validation; the message
+        names the offending key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config file not found", file=path, hint="check the path given to `bmsc-dge run`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config is not UTF-8 text", file=path, hint="save it as a plain-text YAML file") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"not valid YAML ({problem}); note that Python object tags such as !!python/object are refused",
+            file=path,
+            row=row,
+            hint="fix the YAML syntax; see configs/example.yaml",
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a YAML mapping of keys to values", file=path,
+                          hint="see configs/example.yaml")
+    base = path.resolve().parent
+    try:
+        cfg = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _loc(err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = err["loc"][:-1]
+            model: Any = StudyConfig
+            for part in parent:
+                if isinstance(part, int):
+                    continue
+                ann = model.model_fields[part].annotation
+                model = getattr(ann, "__args__", [ann])[0] if hasattr(ann, "__args__") else ann
+            allowed = ", ".join(sorted(getattr(model, "model_fields", {})))
+            msg = f"unknown key '{key}' (allowed here: {allowed})"
+        elif err["type"] == "missing":
+            msg = f"required key '{key}' is missing"
+        else:
+            msg = f"key '{key}': {err['msg']} (got {err.get('input')!r})"
+        more = f" [+{len(exc.errors()) - 1} more problem(s)]" if len(exc.errors()) > 1 else ""
+        raise ConfigError(msg + more, file=path, hint="fix the config; see the config reference in README.md") from exc
+
+    updates: dict[str, Any] = {
+        "counts": (base / cfg.counts).resolve(),
+        "samples": (base / cfg.samples).resolve(),
+        "outdir": Path(outdir).resolve() if outdir is not None else (base / cfg.outdir).resolve(),
+        "gene_sets": cfg.gene_sets.model_copy(
+            update={"gmt": [(base / g).resolve() for g in cfg.gene_sets.gmt]}
+        ),
+    }
+    if cfg.name == "study":
+        stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem) or "study"
+        updates["name"] = stem
+    return cfg.model_copy(update=updates)
+
+
+def config_to_dict(cfg: StudyConfig) -> dict[str, Any]:
+    """Resolved config as plain JSON-able data (for the manifest)."""
+    return cfg.model_dump(mode="json")
