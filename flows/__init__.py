@@ -1,0 +1,1 @@
+"""Prefect flows: thin wiring around the bmsc_dge library."""

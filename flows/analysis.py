@@ -57,7 +57,9 @@ def prefilter_task(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataF
 
 
 @task(name="load-gene-sets", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def gene_sets_task(cfg: StudyConfig, symbols: list[str]) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[GeneSet]], pd.DataFrame]:
+def gene_sets_task(
+    cfg: StudyConfig, symbols: list[str]
+) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[GeneSet]], pd.DataFrame]:
     """Load the requested collections and match them to the measured genes."""
     collections = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
     matched: dict[str, dict[str, list[str]]] = {}
@@ -71,8 +73,9 @@ def gene_sets_task(cfg: StudyConfig, symbols: list[str]) -> tuple[dict[str, dict
 
 
 @task(name="deseq2-fit", cache_policy=NO_CACHE)
-def fit_task(adata: ad.AnnData, frame: pd.DataFrame, design: str, variable: str, reference: str,
-             cfg: DEConfig) -> de_mod.DEFit:
+def fit_task(
+    adata: ad.AnnData, frame: pd.DataFrame, design: str, variable: str, reference: str, cfg: DEConfig
+) -> de_mod.DEFit:
     """Fit DESeq2 with ``reference`` as the reference level of ``variable``."""
     return de_mod.fit_deseq2(adata, frame, design, variable, reference, cfg)
 
@@ -84,23 +87,40 @@ def contrast_task(fit: de_mod.DEFit, contrast: Contrast, alpha: float, cfg: DECo
 
 
 @task(name="gsea-prerank", cache_policy=NO_CACHE)
-def gsea_task(ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig) -> gsea_mod.GseaResult:
-    """gseapy prerank for one collection."""
+def gsea_task(
+    ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
+) -> gsea_mod.GseaResult:
+    """Gseapy prerank for one collection."""
     g = cfg.gene_sets
-    return gsea_mod.run_prerank(ranking, sets, collection=collection, permutations=g.permutations,
-                                seed=cfg.seed, min_size=g.min_size, max_size=g.max_size)
+    return gsea_mod.run_prerank(
+        ranking,
+        sets,
+        collection=collection,
+        permutations=g.permutations,
+        seed=cfg.seed,
+        min_size=g.min_size,
+        max_size=g.max_size,
+    )
 
 
 @task(name="rank-targets", cache_policy=NO_CACHE)
-def targets_task(de: pd.DataFrame, curated_gsea: pd.DataFrame, curated: list[GeneSet], cfg: StudyConfig) -> pd.DataFrame:
+def targets_task(
+    de: pd.DataFrame, curated_gsea: pd.DataFrame, curated: list[GeneSet], cfg: StudyConfig
+) -> pd.DataFrame:
     """Target ranking."""
-    return rank_targets(de, curated_gsea, curated, alpha=cfg.alpha, gsea_fdr=cfg.gene_sets.fdr,
-                        weights=cfg.targets.weights)
+    return rank_targets(
+        de, curated_gsea, curated, alpha=cfg.alpha, gsea_fdr=cfg.gene_sets.fdr, weights=cfg.targets.weights
+    )
 
 
 @flow(name="analyse-contrast", flow_run_name="{contrast.name}")
-def analyse_contrast(fit: de_mod.DEFit, contrast: Contrast, cfg: StudyConfig,
-                     matched: dict[str, dict[str, list[str]]], curated: list[GeneSet]) -> ContrastResult:
+def analyse_contrast(
+    fit: de_mod.DEFit,
+    contrast: Contrast,
+    cfg: StudyConfig,
+    matched: dict[str, dict[str, list[str]]],
+    curated: list[GeneSet],
+) -> ContrastResult:
     """DE table, GSEA per collection and targets for one contrast."""
     logger = get_run_logger()
     de = contrast_task(fit, contrast, cfg.alpha, cfg.de)
@@ -114,19 +134,40 @@ def analyse_contrast(fit: de_mod.DEFit, contrast: Contrast, cfg: StudyConfig,
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     curated_gsea = gsea[gsea["collection"] == "curated"]
     targets = targets_task(de, curated_gsea, curated, cfg)
-    logger.info("%s: %d DE genes (padj < %s); top target %s", contrast.name,
-                int((de["padj"] < cfg.alpha).sum()), cfg.alpha,
-                targets["symbol"].iloc[0] if len(targets) else "-")
+    logger.info(
+        "%s: %d DE genes (padj < %s); top target %s",
+        contrast.name,
+        int((de["padj"] < cfg.alpha).sum()),
+        cfg.alpha,
+        targets["symbol"].iloc[0] if len(targets) else "-",
+    )
     return ContrastResult(contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves)
 
 
 @task(name="write-outputs", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def write_outputs_task(run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame,
-                       gene_filter: pd.DataFrame, coverage: pd.DataFrame, mapping: dict[str, Any],
-                       warnings: list[str], timings: dict[str, float]) -> dict[str, str]:
+def write_outputs_task(
+    run: RunDir,
+    cfg: StudyConfig,
+    results: list[ContrastResult],
+    qc: pd.DataFrame,
+    gene_filter: pd.DataFrame,
+    coverage: pd.DataFrame,
+    mapping: dict[str, Any],
+    warnings: list[str],
+    timings: dict[str, float],
+) -> dict[str, str]:
     """Write tables, workbook, summary and manifest into the partial run folder."""
-    return write_run_outputs(run, cfg, results=results, qc=qc, gene_filter=gene_filter, coverage=coverage,
-                             mapping=mapping, warnings=warnings, timings=timings)
+    return write_run_outputs(
+        run,
+        cfg,
+        results=results,
+        qc=qc,
+        gene_filter=gene_filter,
+        coverage=coverage,
+        mapping=mapping,
+        warnings=warnings,
+        timings=timings,
+    )
 
 
 @flow(name="bmsc-dge", log_prints=False)
@@ -165,8 +206,17 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             first_fit = next(iter(fits.values()))
             qc = sample_qc(study.adata, de_mod.size_factors(first_fit))
             timings["total_before_write"] = time.perf_counter() - t0
-            write_outputs_task(run, cfg, results, qc, gene_filter, coverage,
-                               dict(study.adata.uns["id_mapping"]), collector.messages, timings)
+            write_outputs_task(
+                run,
+                cfg,
+                results,
+                qc,
+                gene_filter,
+                coverage,
+                dict(study.adata.uns["id_mapping"]),
+                collector.messages,
+                timings,
+            )
             final = run.commit()
         except BaseException:
             run.abort()

@@ -110,48 +110,67 @@ def resolve(reference: Path) -> dict[str, bytes]:
             evidence[gene] = toks
         if len(set(s["genes"])) != len(s["genes"]):
             errors.append(f"{s['id']}: duplicated genes")
-        used_sets = sorted({t for toks in evidence.values() for t in toks if not t[:4] in ("PMID", "DOI:")})
-        used_refs = sorted({t for toks in evidence.values() for t in toks if t[:4] in ("PMID", "DOI:")}
-                           | set(s.get("references", [])))
-        out_sets.append({
-            "id": s["id"],
-            "name": s["name"],
-            "description": s["description"],
-            "mechanism": s["mechanism"],
-            "expected_t2dm": s["expected_t2dm"],
-            "species": "human",
-            "version": lib["version"],
-            "date": lib["date"],
-            "licence": lib["licence"],
-            "sources": {
-                "evidence_sets": {t: evidence_names[t] for t in used_sets if t in evidence_names},
-                "references": {r: refs[r] for r in used_refs},
-            },
-            "genes": s["genes"],
-            "evidence": evidence,
-        })
+        used_sets = sorted({t for toks in evidence.values() for t in toks if t[:4] not in ("PMID", "DOI:")})
+        used_refs = sorted(
+            {t for toks in evidence.values() for t in toks if t[:4] in ("PMID", "DOI:")}
+            | set(s.get("references", []))
+        )
+        out_sets.append(
+            {
+                "id": s["id"],
+                "name": s["name"],
+                "description": s["description"],
+                "mechanism": s["mechanism"],
+                "expected_t2dm": s["expected_t2dm"],
+                "species": "human",
+                "version": lib["version"],
+                "date": lib["date"],
+                "licence": lib["licence"],
+                "sources": {
+                    "evidence_sets": {t: evidence_names[t] for t in used_sets if t in evidence_names},
+                    "references": {r: refs[r] for r in used_refs},
+                },
+                "genes": s["genes"],
+                "evidence": evidence,
+            }
+        )
     if errors:
         raise SystemExit("curation errors:\n  " + "\n  ".join(errors))
 
     curated = {"library": lib, "sets": out_sets}
-    go_h = {k.split("__")[0]: (f"{token_for(k)} | {d}", g) for k, (d, g) in human.items()
-            if k.startswith("GOBP_")}
+    go_h = {
+        k.split("__")[0]: (f"{token_for(k)} | {d}", g) for k, (d, g) in human.items() if k.startswith("GOBP_")
+    }
     hm_h = {k: (d, g) for k, (d, g) in human.items() if k.startswith("HALLMARK_")}
-    go_m = {k.split("__")[0]: (d, g) for k, (d, g) in mouse.items()
-            if k.startswith("GOBP_") and k.endswith("__MM_ORTHO")}
+    go_m = {
+        k.split("__")[0]: (d, g)
+        for k, (d, g) in mouse.items()
+        if k.startswith("GOBP_") and k.endswith("__MM_ORTHO")
+    }
     hm_m = {k: (d, g) for k, (d, g) in mouse.items() if k.startswith("HALLMARK_")}
     collections = {
-        "curated": {"file": "curated_human.json", "licence": lib["licence"],
-                    "version": lib["version"], "source": "bmsc-dge curation, see docs/genesets.md"},
-        "go_bp": {"file": "go_bp_human.gmt", "mouse_file": "go_bp_mouse.gmt",
-                  "licence": "CC BY 4.0 (Gene Ontology Consortium)",
-                  "version": "GO 2022-07-01 via org.Hs.eg.db 3.16.0 (all evidence codes incl. IEA; term plus descendants)",
-                  "source": "Gene Ontology; mouse sets ortholog-mapped (Alliance best=Yes)",
-                  "attribution": "Ashburner et al. Nat Genet 2000; Gene Ontology Consortium, Nucleic Acids Res 2023"},
-        "hallmark": {"file": "hallmark_human.gmt", "mouse_file": "hallmark_mouse.gmt",
-                     "licence": "CC BY 4.0 (MSigDB, Broad Institute)",
-                     "version": "MSigDB Hallmark v7.5.1 (human); v7.0 mouse ortholog conversion (Mouse-GEM)",
-                     "source": "MSigDB", "attribution": "Liberzon et al. Cell Syst 2015"},
+        "curated": {
+            "file": "curated_human.json",
+            "licence": lib["licence"],
+            "version": lib["version"],
+            "source": "bmsc-dge curation, see docs/genesets.md",
+        },
+        "go_bp": {
+            "file": "go_bp_human.gmt",
+            "mouse_file": "go_bp_mouse.gmt",
+            "licence": "CC BY 4.0 (Gene Ontology Consortium)",
+            "version": "GO 2022-07-01 via org.Hs.eg.db 3.16.0 (all evidence codes incl. IEA; term plus descendants)",
+            "source": "Gene Ontology; mouse sets ortholog-mapped (Alliance best=Yes)",
+            "attribution": "Ashburner et al. Nat Genet 2000; Gene Ontology Consortium, Nucleic Acids Res 2023",
+        },
+        "hallmark": {
+            "file": "hallmark_human.gmt",
+            "mouse_file": "hallmark_mouse.gmt",
+            "licence": "CC BY 4.0 (MSigDB, Broad Institute)",
+            "version": "MSigDB Hallmark v7.5.1 (human); v7.0 mouse ortholog conversion (Mouse-GEM)",
+            "source": "MSigDB",
+            "attribution": "Liberzon et al. Cell Syst 2015",
+        },
     }
     orth = (reference / "human_mouse_orthologs.tsv").read_bytes()
     return {

@@ -29,24 +29,38 @@ N_GENES = 20_000
 # LEP and FTMT are low).
 STRONG: dict[str, tuple[float, float, str]] = {
     "FOXQ1": (-2.5, 1500, "FOXQ1"),
-    "RUNX2": (-1.0, 2500, "osteogenic"), "SP7": (-1.3, 300, "osteogenic"),
-    "ALPL": (-1.2, 2000, "osteogenic"), "BGLAP": (-1.4, 250, "osteogenic"),
-    "COL1A1": (-0.8, 80000, "osteogenic"), "SPP1": (-1.1, 1500, "osteogenic"),
-    "CTNNB1": (-0.7, 9000, "wnt"), "LRP5": (-0.9, 1200, "wnt"), "LEF1": (-1.1, 400, "wnt"),
-    "TCF7": (-1.0, 350, "wnt"), "DKK1": (1.4, 3000, "wnt_antagonist"),
+    "RUNX2": (-1.0, 2500, "osteogenic"),
+    "SP7": (-1.3, 300, "osteogenic"),
+    "ALPL": (-1.2, 2000, "osteogenic"),
+    "BGLAP": (-1.4, 250, "osteogenic"),
+    "COL1A1": (-0.8, 80000, "osteogenic"),
+    "SPP1": (-1.1, 1500, "osteogenic"),
+    "CTNNB1": (-0.7, 9000, "wnt"),
+    "LRP5": (-0.9, 1200, "wnt"),
+    "LEF1": (-1.1, 400, "wnt"),
+    "TCF7": (-1.0, 350, "wnt"),
+    "DKK1": (1.4, 3000, "wnt_antagonist"),
     "SOST": (1.6, 150, "wnt_antagonist"),
-    "BMP2": (-1.0, 900, "bmp"), "SMAD1": (-0.7, 1800, "bmp"), "SMAD5": (-0.6, 2200, "bmp"),
+    "BMP2": (-1.0, 900, "bmp"),
+    "SMAD1": (-0.7, 1800, "bmp"),
+    "SMAD5": (-0.6, 2200, "bmp"),
     "ID1": (-0.9, 4000, "bmp"),
-    "TFRC": (1.0, 5000, "ferroptosis_driver"), "ACSL4": (0.9, 2500, "ferroptosis_driver"),
+    "TFRC": (1.0, 5000, "ferroptosis_driver"),
+    "ACSL4": (0.9, 2500, "ferroptosis_driver"),
     "NCOA4": (0.8, 3500, "ferroptosis_driver"),
-    "GPX4": (-0.9, 6000, "ferroptosis_suppressor"), "SLC7A11": (-1.2, 800, "ferroptosis_suppressor"),
+    "GPX4": (-0.9, 6000, "ferroptosis_suppressor"),
+    "SLC7A11": (-1.2, 800, "ferroptosis_suppressor"),
     "FTMT": (-1.3, 200, "ferroptosis_suppressor"),
-    "NIPA2": (-1.0, 1200, "mitophagy_axis"), "PPARGC1A": (-1.3, 400, "mitophagy_axis"),
+    "NIPA2": (-1.0, 1200, "mitophagy_axis"),
+    "PPARGC1A": (-1.3, 400, "mitophagy_axis"),
     "FOXO3": (-0.8, 3000, "mitophagy_axis"),
-    "TNF": (1.3, 200, "inflammation"), "IL6": (1.5, 1500, "inflammation"),
+    "TNF": (1.3, 200, "inflammation"),
+    "IL6": (1.5, 1500, "inflammation"),
     "NFKB1": (0.7, 2500, "inflammation"),
-    "PPARG": (1.1, 700, "adipogenic"), "CEBPA": (1.0, 500, "adipogenic"),
-    "LEP": (1.8, 120, "adipogenic"), "ADIPOQ": (-1.5, 300, "adipogenic"),
+    "PPARG": (1.1, 700, "adipogenic"),
+    "CEBPA": (1.0, 500, "adipogenic"),
+    "LEP": (1.8, 120, "adipogenic"),
+    "ADIPOQ": (-1.5, 300, "adipogenic"),
 }
 
 # Modest coordinated shifts (mean log2FC, fraction of members shifted) for the curated sets
@@ -64,8 +78,16 @@ COORDINATED: dict[str, tuple[float, float]] = {
     "BMSC_FOXQ1_PROGRAM": (-0.45, 0.75),
 }
 
-SEX_SPECIFIC = {"XIST": "F", "RPS4Y1": "M", "DDX3Y": "M", "UTY": "M", "KDM5D": "M", "EIF1AY": "M",
-                "USP9Y": "M", "ZFY": "M"}
+SEX_SPECIFIC = {
+    "XIST": "F",
+    "RPS4Y1": "M",
+    "DDX3Y": "M",
+    "UTY": "M",
+    "KDM5D": "M",
+    "EIF1AY": "M",
+    "USP9Y": "M",
+    "ZFY": "M",
+}
 # Primary-assembly Ensembl IDs for genes that also have alternate-haplotype IDs in the table.
 PRIMARY = {"TNF": "ENSG00000232810", "AGER": "ENSG00000204305"}
 
@@ -84,8 +106,10 @@ def choose_genes() -> pd.DataFrame:
     if missing:
         raise SystemExit(f"planted genes missing from the ID table: {sorted(missing)}")
     rng = np.random.default_rng(SEED)
-    n_nc = max(0, N_GENES - len(pc) - 2)
-    nc_pick = sorted(rng.choice(nc, size=min(n_nc, len(nc)), replace=False).tolist())
+    forced = sorted(needed & set(nc))  # e.g. XIST
+    pool = [s for s in nc if s not in forced]
+    n_nc = max(0, N_GENES - len(pc) - 2 - len(forced))
+    nc_pick = sorted(forced + rng.choice(pool, size=min(n_nc, len(pool)), replace=False).tolist())
     symbols = pc + nc_pick
     genes = pd.DataFrame({"gene_id": [first[s] for s in symbols], "symbol": symbols})
     # Two alternate-haplotype rows, as annotation sets with alt loci produce (near-zero counts).
@@ -133,8 +157,9 @@ def planted_effects(genes: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataF
     base_counts = pd.Series([base[g] for g in lfc], index=gid)
     for a in alt_ids:
         base_counts[a] = 0.5
-    ann = pd.DataFrame({"gene_id": gid, "effect": [source[g] for g in lfc],
-                        "category": [category[g] for g in lfc]})
+    ann = pd.DataFrame(
+        {"gene_id": gid, "effect": [source[g] for g in lfc], "category": [category[g] for g in lfc]}
+    )
     return effects, base_counts, ann
 
 
@@ -143,8 +168,15 @@ def main() -> None:
     effects, base_counts, ann = planted_effects(genes)
     sex_ids = genes[genes["symbol"].isin(SEX_SPECIFIC)].set_index("gene_id")["symbol"].map(SEX_SPECIFIC)
     study = simulate_two_group(
-        genes, n_per_group=6, seed=SEED, log2_effects=effects, base_counts=base_counts,
-        sex_genes=sex_ids.to_dict(), batch_sd=0.15, disp_asympt=0.06, disp_extra=1.0,
+        genes,
+        n_per_group=6,
+        seed=SEED,
+        log2_effects=effects,
+        base_counts=base_counts,
+        sex_genes=sex_ids.to_dict(),
+        batch_sd=0.15,
+        disp_asympt=0.06,
+        disp_extra=1.0,
     )
     counts = study.counts.copy()
     counts.insert(0, "gene_name", genes.set_index("gene_id")["symbol"].reindex(counts.index).to_numpy())
@@ -159,8 +191,10 @@ def main() -> None:
     truth = truth[truth["effect"] != "null"].sort_values(["effect", "symbol"], ascending=[False, True])
     truth.to_csv(HERE / "truth.tsv", sep="\t", index=False)
     lib = study.counts.sum(axis=0)
-    print(f"{len(counts)} genes x {counts.shape[1] - 1} samples; library sizes "
-          f"{lib.min() / 1e6:.1f}-{lib.max() / 1e6:.1f} M; {len(truth)} planted effects")
+    print(
+        f"{len(counts)} genes x {counts.shape[1] - 1} samples; library sizes "
+        f"{lib.min() / 1e6:.1f}-{lib.max() / 1e6:.1f} M; {len(truth)} planted effects"
+    )
 
 
 if __name__ == "__main__":

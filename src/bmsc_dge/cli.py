@@ -18,8 +18,12 @@ from rich.table import Table
 
 from bmsc_dge.errors import BmscDgeError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="RNA-seq DE, GSEA and target ranking for T2DM vs control BMSCs.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="RNA-seq DE, GSEA and target ranking for T2DM vs control BMSCs.",
+)
 genesets_app = typer.Typer(no_args_is_help=True, help="Browse and export the gene-set library.")
 app.add_typer(genesets_app, name="genesets")
 
@@ -42,8 +46,9 @@ def _fail(exc: BmscDgeError) -> typer.Exit:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -66,7 +71,9 @@ def validate(
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Study config (YAML); see configs/example.yaml.")],
-    outdir: Annotated[Path | None, typer.Option("--outdir", help="Results root (overrides `outdir`).")] = None,
+    outdir: Annotated[
+        Path | None, typer.Option("--outdir", help="Results root (overrides `outdir`).")
+    ] = None,
 ) -> None:
     """Run the Prefect flow for CONFIG and print where the results are."""
     prefect_environment()
@@ -104,11 +111,13 @@ def genesets_list(
     except BmscDgeError as exc:
         raise _fail(exc) from None
     table = Table(title=f"{collection} gene sets ({species})")
-    for col in ("id", "name", "size", "expected in T2DM", "sources"):
+    table.add_column("id", no_wrap=True)
+    for col in ("name", "size", "expected in T2DM", "sources"):
         table.add_column(col, overflow="fold")
     for s in sets:
-        table.add_row(s.id, s.name, str(s.size), s.expected_t2dm if collection == "curated" else "",
-                      s.source_summary())
+        table.add_row(
+            s.id, s.name, str(s.size), s.expected_t2dm if collection == "curated" else "", s.source_summary()
+        )
     out.print(table)
 
 
@@ -129,7 +138,9 @@ def genesets_export(
     missing = sorted({g for s in sets for g in s.unmapped})
     out.print(f"wrote {len(sets)} sets to {out_file}")
     if missing:
-        err.print(f"{len(missing)} human genes have no {species} ortholog and were left out: {', '.join(missing)}")
+        err.print(
+            f"{len(missing)} human genes have no {species} ortholog and were left out: {', '.join(missing)}"
+        )
 
 
 @genesets_app.command("show")
@@ -154,7 +165,7 @@ def genesets_show(
     for k, v in s.sources.get("references", {}).items():
         out.print(f"  {k}: {v}")
     table = Table(title=f"{s.size} genes")
-    table.add_column("gene")
+    table.add_column("gene", no_wrap=True)
     table.add_column("evidence", overflow="fold")
     for g in s.genes:
         ev = s.evidence.get(g, s.evidence.get(g.upper(), []))

@@ -19,6 +19,8 @@ from bmsc_dge.errors import ConfigError
 Species = Literal["human", "mouse", "rat", "other"]
 Collection = Literal["curated", "hallmark", "go_bp"]
 
+DEFAULT_COLLECTIONS: tuple[Collection, ...] = ("curated", "hallmark", "go_bp")
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -79,7 +81,7 @@ class DEConfig(_Strict):
 class GeneSetConfig(_Strict):
     """Which gene-set collections GSEA runs on."""
 
-    collections: list[Collection] = Field(default_factory=lambda: ["curated", "hallmark", "go_bp"])
+    collections: list[Collection] = Field(default_factory=lambda: list(DEFAULT_COLLECTIONS))
     gmt: list[Path] = Field(default_factory=list)
     permutations: int = Field(1000, ge=100)
     min_size: int = Field(5, ge=1)
@@ -136,9 +138,7 @@ class StudyConfig(_Strict):
     @classmethod
     def _safe_study_name(cls, v: str) -> str:
         if not _SAFE_NAME.match(v):
-            raise ValueError(
-                f"name {v!r} must use only letters, digits, '_', '.', '-' (used in file names)"
-            )
+            raise ValueError(f"name {v!r} must use only letters, digits, '_', '.', '-' (used in file names)")
         return v
 
     @field_validator("design")
@@ -198,7 +198,9 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError("config is not UTF-8 text", file=path, hint="save it as a plain-text YAML file") from exc
+        raise ConfigError(
+            "config is not UTF-8 text", file=path, hint="save it as a plain-text YAML file"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
@@ -210,8 +212,9 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
             hint="fix the YAML syntax; see configs/example.yaml",
         ) from exc
     if not isinstance(raw, dict):
-        raise ConfigError("config must be a YAML mapping of keys to values", file=path,
-                          hint="see configs/example.yaml")
+        raise ConfigError(
+            "config must be a YAML mapping of keys to values", file=path, hint="see configs/example.yaml"
+        )
     base = path.resolve().parent
     try:
         cfg = StudyConfig.model_validate(raw)
@@ -233,7 +236,9 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
         else:
             msg = f"key '{key}': {err['msg']} (got {err.get('input')!r})"
         more = f" [+{len(exc.errors()) - 1} more problem(s)]" if len(exc.errors()) > 1 else ""
-        raise ConfigError(msg + more, file=path, hint="fix the config; see the config reference in README.md") from exc
+        raise ConfigError(
+            msg + more, file=path, hint="fix the config; see the config reference in README.md"
+        ) from exc
 
     updates: dict[str, Any] = {
         "counts": (base / cfg.counts).resolve(),

@@ -29,8 +29,16 @@ from bmsc_dge.config import Contrast, DEConfig
 logger = logging.getLogger(__name__)
 
 DE_COLUMNS = [
-    "gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj",
-    "log2FoldChange_shrunk", "lfcSE_shrunk",
+    "gene_id",
+    "symbol",
+    "baseMean",
+    "log2FoldChange",
+    "lfcSE",
+    "stat",
+    "pvalue",
+    "padj",
+    "log2FoldChange_shrunk",
+    "lfcSE_shrunk",
 ]
 
 
@@ -82,13 +90,19 @@ def fit_deseq2(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         dds = DeseqDataSet(
-            counts=counts, metadata=meta, design=design, refit_cooks=cfg.refit_cooks,
-            fit_type=cfg.fit_type, inference=DefaultInference(n_cpus=cfg.n_cpus), quiet=True,
+            counts=counts,
+            metadata=meta,
+            design=design,
+            refit_cooks=cfg.refit_cooks,
+            fit_type=cfg.fit_type,
+            inference=DefaultInference(n_cpus=cfg.n_cpus),
+            quiet=True,
         )
         dds.var["symbol"] = adata.var["symbol"].astype(str).to_numpy()
         dds.deseq2()
-    logger.info("DESeq2 fit for %s (reference %s): %d genes x %d samples",
-                variable, reference, dds.n_vars, dds.n_obs)
+    logger.info(
+        "DESeq2 fit for %s (reference %s): %d genes x %d samples", variable, reference, dds.n_vars, dds.n_obs
+    )
     return DEFit(variable=variable, reference=reference, dds=dds)
 
 
@@ -112,9 +126,13 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         ds = DeseqStats(
-            dds, contrast=[contrast.variable, contrast.target, contrast.reference], alpha=alpha,
-            cooks_filter=cfg.cooks_filter, independent_filter=cfg.independent_filter,
-            inference=DefaultInference(n_cpus=cfg.n_cpus), quiet=True,
+            dds,
+            contrast=[contrast.variable, contrast.target, contrast.reference],
+            alpha=alpha,
+            cooks_filter=cfg.cooks_filter,
+            independent_filter=cfg.independent_filter,
+            inference=DefaultInference(n_cpus=cfg.n_cpus),
+            quiet=True,
         )
         ds.summary()
         res = ds.results_df.copy()
@@ -129,7 +147,9 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     res.insert(0, "gene_id", res.index.astype(str))
     res.insert(1, "symbol", dds.var["symbol"].reindex(res.index).astype(str).to_numpy())
     res = res[DE_COLUMNS]
-    res = res.sort_values(["pvalue", "baseMean"], ascending=[True, False], na_position="last", kind="mergesort")
+    res = res.sort_values(
+        ["pvalue", "baseMean"], ascending=[True, False], na_position="last", kind="mergesort"
+    )
     res.index = pd.RangeIndex(len(res))
     n_sig = int((res["padj"] < alpha).sum())
     logger.info("contrast %s: %d genes at padj < %g", contrast.name, n_sig, alpha)

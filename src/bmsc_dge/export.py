@@ -52,8 +52,8 @@ def write_text(text: str, path: str | Path) -> Path:
 
 
 def sheet_name(name: str, used: set[str]) -> str:
-    """An Excel-legal, unique sheet name (<= 31 characters, no []:*?/\\)."""
-    clean = "".join("_" if c in '[]:*?/\\' else c for c in name)[:31] or "sheet"
+    """Return an Excel-legal, unique sheet name (<= 31 characters, none of the characters Excel forbids)."""
+    clean = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
     base, i = clean, 1
     while clean in used:
         suffix = f"~{i}"
@@ -73,6 +73,7 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     path
         Destination ``.xlsx``.
     """
+
     def write(tmp: str) -> None:
         used: set[str] = set()
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
@@ -81,4 +82,5 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
                 df.to_excel(xw, sheet_name=name, index=False)
                 ws = xw.sheets[name]
                 ws.freeze_panes = "A2"
+
     return _atomic_write(Path(path), write)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def min_sample_size(design_matrix: np.ndarray) -> float:
-    """edgeR's minimum effective group size: ``1 / max(diag(H))`` of the design's hat matrix."""
+    """EdgeR's minimum effective group size: ``1 / max(diag(H))`` of the design's hat matrix."""
     x = np.asarray(design_matrix, dtype=float)
     q, _ = np.linalg.qr(x)
     hat = np.einsum("ij,ij->i", q, q)
@@ -79,9 +79,14 @@ def low_count_mask(
 ) -> np.ndarray:
     """Apply the configured rule and log how many genes remain."""
     if cfg.method == "filterbyexpr":
-        keep = filter_by_expr(counts, design_matrix, min_count=cfg.min_count,
-                              min_total_count=cfg.min_total_count, large_n=cfg.large_n,
-                              min_prop=cfg.min_prop)
+        keep = filter_by_expr(
+            counts,
+            design_matrix,
+            min_count=cfg.min_count,
+            min_total_count=cfg.min_total_count,
+            large_n=cfg.large_n,
+            min_prop=cfg.min_prop,
+        )
     else:
         keep = filter_min_count(counts, smallest_group, min_count=cfg.min_count)
     logger.info("low-count filter (%s): kept %d of %d genes", cfg.method, int(keep.sum()), keep.size)

@@ -24,8 +24,17 @@ from bmsc_dge.ids import collapse_by_symbol
 logger = logging.getLogger(__name__)
 
 GSEA_COLUMNS = [
-    "term", "collection", "size", "es", "nes", "pval", "fdr", "fwer", "leading_edge_size",
-    "leading_edge", "fdr_scope",
+    "term",
+    "collection",
+    "size",
+    "es",
+    "nes",
+    "pval",
+    "fdr",
+    "fwer",
+    "leading_edge_size",
+    "leading_edge",
+    "fdr_scope",
 ]
 
 
@@ -96,8 +105,16 @@ def run_prerank(
     rnk = ranking.copy()
     try:
         pre = gseapy.prerank(
-            rnk=rnk, gene_sets=sets, permutation_num=permutations, seed=seed, min_size=min_size,
-            max_size=max_size, threads=threads, outdir=None, no_plot=True, verbose=False,
+            rnk=rnk,
+            gene_sets=sets,
+            permutation_num=permutations,
+            seed=seed,
+            min_size=min_size,
+            max_size=max_size,
+            threads=threads,
+            outdir=None,
+            no_plot=True,
+            verbose=False,
         )
     except Exception as exc:  # gseapy raises bare Exception when nothing passes its filter
         if "No gene sets passed" in str(exc) or "filtering condition" in str(exc):
@@ -107,22 +124,26 @@ def run_prerank(
     r = pre.res2d.copy()
     n_hit = r["Tag %"].astype(str).str.split("/").str[1].astype(int)
     le = r["Lead_genes"].astype(str).str.replace(";", ";", regex=False)
-    table = pd.DataFrame({
-        "term": r["Term"].astype(str),
-        "collection": collection,
-        "size": n_hit.to_numpy(),
-        "es": r["ES"].astype(float),
-        "nes": r["NES"].astype(float),
-        "pval": r["NOM p-val"].astype(float),
-        "fdr": r["FDR q-val"].astype(float),
-        "fwer": r["FWER p-val"].astype(float),
-        "leading_edge_size": le.map(lambda s: 0 if not s else len(s.split(";"))),
-        "leading_edge": le,
-        "fdr_scope": f"per collection ({collection})",
-    })
+    table = pd.DataFrame(
+        {
+            "term": r["Term"].astype(str),
+            "collection": collection,
+            "size": n_hit.to_numpy(),
+            "es": r["ES"].astype(float),
+            "nes": r["NES"].astype(float),
+            "pval": r["NOM p-val"].astype(float),
+            "fdr": r["FDR q-val"].astype(float),
+            "fwer": r["FWER p-val"].astype(float),
+            "leading_edge_size": le.map(lambda s: 0 if not s else len(s.split(";"))),
+            "leading_edge": le,
+            "fdr_scope": f"per collection ({collection})",
+        }
+    )
     table = table.sort_values("nes", ascending=False, kind="mergesort").reset_index(drop=True)
-    curves = {}
+    curves: dict[str, dict[str, list[float] | list[int]]] = {}
     for term, res in pre.results.items():
-        curves[str(term)] = {"res": [float(x) for x in res.get("RES", [])],
-                             "hits": [int(x) for x in res.get("hits", [])]}
+        curves[str(term)] = {
+            "res": [float(x) for x in res.get("RES", [])],
+            "hits": [int(x) for x in res.get("hits", [])],
+        }
     return GseaResult(table, ranking, curves)

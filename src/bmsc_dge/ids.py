@@ -113,7 +113,9 @@ def _lookup(kind: str) -> dict[str, str]:
         sub = table.dropna(subset=["ENSEMBL"])
         return dict(sub.drop_duplicates("ENSEMBL")[["ENSEMBL", "SYMBOL"]].itertuples(index=False, name=None))
     if kind == "entrez":
-        return dict(table.drop_duplicates("ENTREZID")[["ENTREZID", "SYMBOL"]].itertuples(index=False, name=None))
+        return dict(
+            table.drop_duplicates("ENTREZID")[["ENTREZID", "SYMBOL"]].itertuples(index=False, name=None)
+        )
     return {s: s for s in table["SYMBOL"].dropna().unique()}
 
 

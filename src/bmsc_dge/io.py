@@ -35,15 +35,32 @@ logger = logging.getLogger(__name__)
 
 SYMBOL_COLUMNS = ("symbol", "gene_name", "gene_symbol", "Symbol", "SYMBOL", "GeneSymbol")
 ANNOTATION_COLUMNS = frozenset(
-    {*SYMBOL_COLUMNS, "description", "gene_biotype", "biotype", "Chr", "Start", "End", "Strand",
-     "Length", "chr", "start", "end", "strand", "length", "gene_type"}
+    {
+        *SYMBOL_COLUMNS,
+        "description",
+        "gene_biotype",
+        "biotype",
+        "Chr",
+        "Start",
+        "End",
+        "Strand",
+        "Length",
+        "chr",
+        "start",
+        "end",
+        "strand",
+        "length",
+        "gene_type",
+    }
 )
 FEATURECOUNTS_HEAD = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
 
 
 def _read_text(path: Path, error: type[InputError]) -> str:
     if not path.exists():
-        raise error("file not found", file=path, hint="check the path in the config (relative to the config file)")
+        raise error(
+            "file not found", file=path, hint="check the path in the config (relative to the config file)"
+        )
     if path.is_dir():
         raise error("expected a file, found a folder", file=path, hint="point the config at the file itself")
     raw = path.read_bytes()
@@ -51,14 +68,23 @@ def _read_text(path: Path, error: type[InputError]) -> str:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:
-            raise error("gzip file is truncated or corrupt", file=path,
-                        hint="re-export or re-download the file, then check it with `gzip -t`") from exc
+            raise error(
+                "gzip file is truncated or corrupt",
+                file=path,
+                hint="re-export or re-download the file, then check it with `gzip -t`",
+            ) from exc
     elif path.suffix == ".gz":
-        raise error("file name ends in .gz but the file is not gzip-compressed", file=path,
-                    hint="rename the file or compress it with gzip")
+        raise error(
+            "file name ends in .gz but the file is not gzip-compressed",
+            file=path,
+            hint="rename the file or compress it with gzip",
+        )
     if raw[:4] in (b"PK\x03\x04",):
-        raise error("this looks like an Excel/ZIP file, not a text table", file=path,
-                    hint="export the sheet as CSV or TSV")
+        raise error(
+            "this looks like an Excel/ZIP file, not a text table",
+            file=path,
+            hint="export the sheet as CSV or TSV",
+        )
     if b"\x00" in raw[:4096]:
         raise error("file is binary, not a text table", file=path, hint="export it as CSV or TSV")
     try:
@@ -75,8 +101,12 @@ def _sniff_delimiter(lines: list[str], path: Path, error: type[InputError]) -> s
     counts = {d: min(ln.count(d) for ln in head) for d in ("\t", ",", ";")}
     best = max(counts, key=lambda d: counts[d])
     if counts[best] == 0:
-        raise error("cannot find a column delimiter (tab, comma or semicolon)", file=path, row=1,
-                    hint="save the table as TSV or CSV with one column per sample")
+        raise error(
+            "cannot find a column delimiter (tab, comma or semicolon)",
+            file=path,
+            row=1,
+            hint="save the table as TSV or CSV with one column per sample",
+        )
     return best
 
 
@@ -94,26 +124,40 @@ def read_table(path: str | Path, *, error: type[InputError] = InputError) -> tup
     lines = text.splitlines()
     fmt = "table"
     body = [ln for ln in lines if not ln.startswith("#")]
-    if lines and lines[0].startswith("#") and body and body[0].split("\t")[:6] == FEATURECOUNTS_HEAD:
-        fmt = "featurecounts"
-    elif body and body[0].split("\t")[:6] == FEATURECOUNTS_HEAD:
+    if (lines and lines[0].startswith("#") and body and body[0].split("\t")[:6] == FEATURECOUNTS_HEAD) or (
+        body and body[0].split("\t")[:6] == FEATURECOUNTS_HEAD
+    ):
         fmt = "featurecounts"
     if not body:
         raise error("file holds only comment lines", file=path, hint="check the export")
     delim = "\t" if fmt == "featurecounts" else _sniff_delimiter(body, path, error)
     try:
-        df = pd.read_csv(io.StringIO("\n".join(body)), sep=delim, dtype=str, keep_default_na=False,
-                         na_values=[], quoting=csv.QUOTE_MINIMAL, skipinitialspace=False)
+        df = pd.read_csv(
+            io.StringIO("\n".join(body)),
+            sep=delim,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            quoting=csv.QUOTE_MINIMAL,
+            skipinitialspace=False,
+        )
     except pd.errors.ParserError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise error(f"rows have different numbers of fields ({exc})", file=path,
-                    row=int(m.group(1)) if m else None,
-                    hint="check for stray delimiters or quotes in that row") from exc
+        raise error(
+            f"rows have different numbers of fields ({exc})",
+            file=path,
+            row=int(m.group(1)) if m else None,
+            hint="check for stray delimiters or quotes in that row",
+        ) from exc
     if df.shape[0] == 0:
         raise error("table has a header but no rows", file=path, hint="check that the export finished")
     if df.shape[1] < 2:
-        raise error("table has a single column", file=path, row=1,
-                    hint="check the delimiter: columns must be separated by tabs or commas")
+        raise error(
+            "table has a single column",
+            file=path,
+            row=1,
+            hint="check the delimiter: columns must be separated by tabs or commas",
+        )
     return df, fmt
 
 
@@ -149,8 +193,12 @@ def read_counts(
     path = Path(path)
     df, detected = read_table(path, error=CountsError)
     if fmt == "featurecounts" and detected != "featurecounts":
-        raise CountsError("expected featureCounts output (header Geneid Chr Start End Strand Length)",
-                          file=path, row=1, hint="set `counts_format: table` for a plain count table")
+        raise CountsError(
+            "expected featureCounts output (header Geneid Chr Start End Strand Length)",
+            file=path,
+            row=1,
+            hint="set `counts_format: table` for a plain count table",
+        )
     gene_col = df.columns[0]
     genes = df[gene_col].astype(str)
     df = df.drop(columns=[gene_col])
@@ -160,10 +208,15 @@ def read_counts(
     symbols = None
     sym_col = symbol_column or next((c for c in SYMBOL_COLUMNS if c in df.columns), None)
     if symbol_column and symbol_column not in df.columns:
-        raise CountsError(f"symbol column '{symbol_column}' not found", file=path, row=1,
-                          hint=f"columns are: {', '.join(map(str, df.columns[:10]))}")
+        raise CountsError(
+            f"symbol column '{symbol_column}' not found",
+            file=path,
+            row=1,
+            hint=f"columns are: {', '.join(map(str, df.columns[:10]))}",
+        )
     if sym_col:
-        symbols = pd.Series(df[sym_col].str.strip().replace("", np.nan).values, index=genes.values)
+        sym = df[sym_col].str.strip()
+        symbols = pd.Series(sym.mask(sym == "").to_numpy(), index=genes.to_numpy())
     df = df.drop(columns=[c for c in df.columns if c in ANNOTATION_COLUMNS or c == sym_col])
     df.index = pd.Index(genes.values, name="gene_id")
     return df, symbols, detected
@@ -193,7 +246,7 @@ def coerce_obs_types(obs: pd.DataFrame) -> pd.DataFrame:
     """Turn sample-sheet columns that are entirely numeric into floats; keep the rest as text."""
     out = obs.copy()
     for col in out.columns:
-        values = out[col].replace("", np.nan)
+        values = out[col].mask(out[col] == "")
         num = pd.to_numeric(values, errors="coerce")
         if values.notna().any() and num.notna().sum() == values.notna().sum():
             out[col] = num.astype(float)
@@ -220,8 +273,10 @@ def build_anndata(counts: pd.DataFrame, obs: pd.DataFrame, symbols: pd.Series) -
         ``X`` and ``layers["counts"]`` hold int64 counts; ``var`` has ``gene_id`` and ``symbol``.
     """
     mat = counts.to_numpy(dtype=np.int64).T.copy()
-    var = pd.DataFrame({"gene_id": counts.index.astype(str), "symbol": symbols.reindex(counts.index).astype(str).values},
-                       index=counts.index.astype(str))
+    var = pd.DataFrame(
+        {"gene_id": counts.index.astype(str), "symbol": symbols.reindex(counts.index).astype(str).values},
+        index=counts.index.astype(str),
+    )
     var.index.name = None
     obs = obs.loc[counts.columns].copy()
     obs.index = obs.index.astype(str)

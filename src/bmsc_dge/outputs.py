@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bmsc_dge.config import Contrast, StudyConfig, config_to_dict
@@ -39,30 +40,48 @@ class ContrastResult:
     curves: dict[str, Any] = field(default_factory=dict)
 
 
-def summary_markdown(cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame, top_n: int = 10) -> str:
+def summary_markdown(
+    cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame, top_n: int = 10
+) -> str:
     """A short Markdown summary of a run (also published as a Prefect artifact)."""
-    lines = [f"# bmsc-dge run: {cfg.name}", "",
-             f"- design: `{cfg.design}`; species: {cfg.species}; alpha: {cfg.alpha}; seed: {cfg.seed}",
-             f"- samples: {len(qc)}; library sizes {qc['library_size'].min() / 1e6:.1f}-"
-             f"{qc['library_size'].max() / 1e6:.1f} M reads", ""]
+    lines = [
+        f"# bmsc-dge run: {cfg.name}",
+        "",
+        f"- design: `{cfg.design}`; species: {cfg.species}; alpha: {cfg.alpha}; seed: {cfg.seed}",
+        f"- samples: {len(qc)}; library sizes {qc['library_size'].min() / 1e6:.1f}-"
+        f"{qc['library_size'].max() / 1e6:.1f} M reads",
+        "",
+    ]
     for r in results:
         c = r.contrast
         sig = r.de["padj"] < cfg.alpha
         up = int((sig & (r.de["log2FoldChange"] > 0)).sum())
         down = int((sig & (r.de["log2FoldChange"] < 0)).sum())
         cur = r.gsea[(r.gsea["collection"] == "curated") & (r.gsea["fdr"] < cfg.gene_sets.fdr)]
-        lines += [f"## {c.name}: {c.variable} {c.target} vs {c.reference}", "",
-                  f"- {int(sig.sum())} genes at padj < {cfg.alpha} ({up} up, {down} down) of "
-                  f"{int(r.de['padj'].notna().sum())} tested",
-                  f"- curated gene sets at FDR < {cfg.gene_sets.fdr}: {len(cur)}", ""]
+        lines += [
+            f"## {c.name}: {c.variable} {c.target} vs {c.reference}",
+            "",
+            f"- {int(sig.sum())} genes at padj < {cfg.alpha} ({up} up, {down} down) of "
+            f"{int(r.de['padj'].notna().sum())} tested",
+            f"- curated gene sets at FDR < {cfg.gene_sets.fdr}: {len(cur)}",
+            "",
+        ]
         if len(cur):
             lines += ["| set | NES | FDR |", "|---|---|---|"]
             lines += [f"| {t.term} | {t.nes:+.2f} | {t.fdr:.3g} |" for t in cur.itertuples()]
             lines.append("")
         lines += ["| rank | gene | score | direction | padj |", "|---|---|---|---|---|"]
-        for t in r.targets.head(top_n).itertuples():
-            padj = "NA" if pd.isna(t.padj) else f"{t.padj:.2g}"
-            lines.append(f"| {t.rank} | {t.symbol} | {t.score:.3f} | {t.direction} | {padj} |")
+        top = r.targets.head(top_n)
+        for rank, sym, score, direction, p in zip(
+            top["rank"],
+            top["symbol"],
+            top["score"].to_numpy(dtype=float),
+            top["direction"],
+            top["padj"].to_numpy(dtype=float),
+            strict=True,
+        ):
+            padj = "NA" if np.isnan(p) else f"{p:.2g}"
+            lines.append(f"| {rank} | {sym} | {score:.3f} | {direction} | {padj} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -114,8 +133,9 @@ def write_run_outputs(
     manifest = {
         "run_id": run.run_id,
         "study": cfg.name,
-        "inputs": input_checksums({"counts": cfg.counts, "samples": cfg.samples,
-                                   **{f"gmt:{g.name}": g for g in cfg.gene_sets.gmt}}),
+        "inputs": input_checksums(
+            {"counts": cfg.counts, "samples": cfg.samples, **{f"gmt:{g.name}": g for g in cfg.gene_sets.gmt}}
+        ),
         "config": config_to_dict(cfg),
         "seeds": {"gsea_permutations": cfg.seed},
         "versions": package_versions(),

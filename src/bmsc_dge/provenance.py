@@ -9,8 +9,20 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("bmsc-dge", "pydeseq2", "gseapy", "scanpy", "anndata", "numpy", "pandas", "scipy",
-            "prefect", "prefect-dask", "matplotlib", "pydantic")
+PACKAGES = (
+    "bmsc-dge",
+    "pydeseq2",
+    "gseapy",
+    "scanpy",
+    "anndata",
+    "numpy",
+    "pandas",
+    "scipy",
+    "prefect",
+    "prefect-dask",
+    "matplotlib",
+    "pydantic",
+)
 
 
 def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -35,4 +47,6 @@ def package_versions() -> dict[str, str]:
 
 def input_checksums(paths: dict[str, Path]) -> dict[str, dict[str, Any]]:
     """``label -> {path, sha256, bytes}`` for each input file."""
-    return {k: {"path": str(p), "sha256": sha256(p), "bytes": Path(p).stat().st_size} for k, p in paths.items()}
+    return {
+        k: {"path": str(p), "sha256": sha256(p), "bytes": Path(p).stat().st_size} for k, p in paths.items()
+    }

@@ -91,7 +91,7 @@ class RunDir:
 
 def clean_stale_partials(outdir: str | Path, *, keep: set[str] | None = None) -> list[Path]:
     """Remove ``.partial-*`` folders left by killed runs (except those in ``keep``)."""
-    removed = []
+    removed: list[Path] = []
     root = Path(outdir)
     if not root.is_dir():
         return removed

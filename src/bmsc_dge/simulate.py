@@ -28,8 +28,9 @@ def dispersion_trend(mean: np.ndarray, *, asympt: float = 0.06, extra: float = 1
     return asympt + extra / np.maximum(mean, 1e-8)
 
 
-def baseline_abundance(n_genes: int, rng: np.random.Generator, *, sigma: float = 2.0,
-                       low_fraction: float = 0.15) -> np.ndarray:
+def baseline_abundance(
+    n_genes: int, rng: np.random.Generator, *, sigma: float = 2.0, low_fraction: float = 0.15
+) -> np.ndarray:
     """Relative expression per gene (sums to 1): log-normal, with a share of barely expressed genes."""
     log_a = rng.normal(0.0, sigma, n_genes)
     low = rng.random(n_genes) < low_fraction
@@ -125,7 +126,7 @@ def simulate_two_group(
     log2q = np.log2(base20 / 20e6)[None, :] + np.where(conds == case, 1.0, 0.0)[:, None] * lfc[None, :]
     bidx = np.array([int(b[1:]) - 1 for b in batches])
     log2q = log2q + batch_eff[bidx]
-    q = 2.0 ** log2q
+    q = 2.0**log2q
     if sex_genes:
         pos = {g: i for i, g in enumerate(gid)}
         for g, sex in sex_genes.items():
@@ -135,9 +136,14 @@ def simulate_two_group(
     mean = q * lib[:, None]
     counts = nb_counts(mean, disp[None, :], rng)
     count_df = pd.DataFrame(counts.T, index=pd.Index(gid, name="gene_id"), columns=ids)
-    truth = pd.DataFrame({
-        "gene_id": gid, "symbol": genes["symbol"].astype(str).to_numpy(), "log2FoldChange": lfc,
-        "base_mean_20M": np.round(base20, 3), "dispersion": np.round(disp, 5),
-        "batch_log2_effect": np.round(batch_eff[-1], 4),
-    })
+    truth = pd.DataFrame(
+        {
+            "gene_id": gid,
+            "symbol": genes["symbol"].astype(str).to_numpy(),
+            "log2FoldChange": lfc,
+            "base_mean_20M": np.round(base20, 3),
+            "dispersion": np.round(disp, 5),
+            "batch_log2_effect": np.round(batch_eff[-1], 4),
+        }
+    )
     return SimulatedStudy(count_df, samples.set_index("sample"), truth)

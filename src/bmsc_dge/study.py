@@ -43,8 +43,10 @@ def design_matrix_for(frame: pd.DataFrame, design: str, cfg: StudyConfig) -> pd.
     try:
         mm = model_matrix(design, f)
     except Exception as exc:
-        raise DesignError(f"cannot build the design matrix for {design!r}: {exc}",
-                          hint="check the formula syntax and variable names") from exc
+        raise DesignError(
+            f"cannot build the design matrix for {design!r}: {exc}",
+            hint="check the formula syntax and variable names",
+        ) from exc
     return pd.DataFrame(np.asarray(mm, dtype=float), index=frame.index, columns=list(mm.columns))
 
 
@@ -56,7 +58,9 @@ def load_study(cfg: StudyConfig) -> Study:
     bmsc_dge.errors.InputError
         Any input problem, with file, row/column and a fix.
     """
-    raw_counts, symbols, fmt = io.read_counts(cfg.counts, fmt=cfg.counts_format, symbol_column=cfg.symbol_column)
+    raw_counts, symbols, fmt = io.read_counts(
+        cfg.counts, fmt=cfg.counts_format, symbol_column=cfg.symbol_column
+    )
     counts = validation.parse_counts(raw_counts, cfg.counts)
     if symbols is not None:
         symbols.index = counts.index
@@ -71,8 +75,12 @@ def load_study(cfg: StudyConfig) -> Study:
     for v in variables:
         obs[v] = frame[v]
     adata = io.build_anndata(counts, obs, mapped)
-    adata.uns["id_mapping"] = {"id_type": report.id_type, "n_genes": report.n_genes,
-                               "n_mapped": report.n_mapped, "rate": report.rate}
+    adata.uns["id_mapping"] = {
+        "id_type": report.id_type,
+        "n_genes": report.n_genes,
+        "n_mapped": report.n_mapped,
+        "rate": report.rate,
+    }
     logger.info("loaded %d genes x %d samples (%s format)", adata.n_vars, adata.n_obs, fmt)
     return Study(adata=adata, frame=frame[variables], design_matrix=dm, mapping=report, counts_format=fmt)
 
@@ -93,15 +101,24 @@ def apply_prefilter(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.Data
     """
     counts = np.asarray(study.adata.layers["counts"])
     if cfg.prefilter:
-        keep = low_count_mask(counts, study.design_matrix.to_numpy(), smallest_group(study.frame, cfg), cfg.filter)
+        keep = low_count_mask(
+            counts, study.design_matrix.to_numpy(), smallest_group(study.frame, cfg), cfg.filter
+        )
     else:
         keep = np.ones(study.adata.n_vars, dtype=bool)
         logger.info("prefilter disabled: all %d genes go to DESeq2", keep.size)
-    table = pd.DataFrame({
-        "gene_id": study.adata.var["gene_id"].to_numpy(), "symbol": study.adata.var["symbol"].to_numpy(),
-        "total_count": counts.sum(axis=0), "kept": keep,
-    })
+    table = pd.DataFrame(
+        {
+            "gene_id": study.adata.var["gene_id"].to_numpy(),
+            "symbol": study.adata.var["symbol"].to_numpy(),
+            "total_count": counts.sum(axis=0),
+            "kept": keep,
+        }
+    )
     if not keep.any():
-        raise DesignError("no gene passes the low-count filter", file=cfg.counts,
-                          hint="check that the matrix holds raw counts, or relax `filter` / set `prefilter: false`")
+        raise DesignError(
+            "no gene passes the low-count filter",
+            file=cfg.counts,
+            hint="check that the matrix holds raw counts, or relax `filter` / set `prefilter: false`",
+        )
     return study.adata[:, keep].copy(), table

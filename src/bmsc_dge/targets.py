@@ -30,9 +30,21 @@ from bmsc_dge.config import TargetWeights
 from bmsc_dge.genesets.registry import GeneSet
 
 TARGET_COLUMNS = [
-    "rank", "gene_id", "symbol", "score", "direction", "log2FoldChange", "log2FoldChange_shrunk",
-    "padj", "stat", "de_score", "leading_edge_score", "prior_score", "leading_edge_sets",
-    "curated_sets", "evidence",
+    "rank",
+    "gene_id",
+    "symbol",
+    "score",
+    "direction",
+    "log2FoldChange",
+    "log2FoldChange_shrunk",
+    "padj",
+    "stat",
+    "de_score",
+    "leading_edge_score",
+    "prior_score",
+    "leading_edge_sets",
+    "curated_sets",
+    "evidence",
 ]
 
 
@@ -82,10 +94,16 @@ def rank_targets(
 
     sig_sets = curated_gsea.loc[curated_gsea["fdr"] < gsea_fdr] if len(curated_gsea) else curated_gsea
     le_map: dict[str, list[str]] = {}
-    for row in sig_sets.itertuples(index=False):
-        for g in str(row.leading_edge).split(";"):
+    for term, nes, fdr, edge in zip(
+        sig_sets["term"].astype(str),
+        sig_sets["nes"].to_numpy(dtype=float),
+        sig_sets["fdr"].to_numpy(dtype=float),
+        sig_sets["leading_edge"].astype(str),
+        strict=True,
+    ):
+        for g in edge.split(";"):
             if g:
-                le_map.setdefault(g, []).append(f"{row.term} (NES {row.nes:+.2f}, FDR {_fmt_p(row.fdr)})")
+                le_map.setdefault(g, []).append(f"{term} (NES {nes:+.2f}, FDR {_fmt_p(fdr)})")
     member: dict[str, list[GeneSet]] = {}
     for s in curated_sets:
         for g in s.genes:
@@ -100,11 +118,18 @@ def rank_targets(
         le_score[i] = min(1.0, len(les) / 2.0)
         sets = member.get(g, [])
         # Evidence was curated on human symbols; look up case-insensitively for mouse/rat sets.
-        lit = any(any(t.startswith(("PMID", "DOI")) for t in s.evidence.get(g, s.evidence.get(g.upper(), [])))
-                  for s in sets)
+        lit = any(
+            any(t.startswith(("PMID", "DOI")) for t in s.evidence.get(g, s.evidence.get(g.upper(), [])))
+            for s in sets
+        )
         concordant = [s for s in sets if significant[i] and s.expected_t2dm == out["direction"].iat[i]]
-        discordant = [s for s in sets if significant[i] and s.expected_t2dm in ("up", "down")
-                      and s.expected_t2dm != out["direction"].iat[i]]
+        discordant = [
+            s
+            for s in sets
+            if significant[i]
+            and s.expected_t2dm in ("up", "down")
+            and s.expected_t2dm != out["direction"].iat[i]
+        ]
         prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + (0.25 if concordant else 0.0)
         le_txt.append(";".join(x.split(" (")[0] for x in les))
         cur_txt.append(";".join(s.id for s in sets))

@@ -55,26 +55,45 @@ def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         logger.warning("%s: removed whitespace around gene IDs", path)
     empty = np.flatnonzero(stripped == "")
     if empty.size:
-        raise CountsError("empty gene ID", file=path, row=_line_of(int(empty[0])), column=str(raw.index.name or "gene_id"),
-                          hint="every row needs a gene ID in the first column")
+        raise CountsError(
+            "empty gene ID",
+            file=path,
+            row=_line_of(int(empty[0])),
+            column=str(raw.index.name or "gene_id"),
+            hint="every row needs a gene ID in the first column",
+        )
     dup = stripped[stripped.duplicated()]
     if len(dup):
         first = dup[0]
         rows = [_line_of(int(i)) for i in np.flatnonzero(stripped == first)]
-        raise CountsError(f"gene ID '{first}' appears {len(rows)} times (lines {rows[:5]})", file=path,
-                          row=rows[1], column="gene_id",
-                          hint="sum or remove duplicated rows; gene IDs must be unique")
+        raise CountsError(
+            f"gene ID '{first}' appears {len(rows)} times (lines {rows[:5]})",
+            file=path,
+            row=rows[1],
+            column="gene_id",
+            hint="sum or remove duplicated rows; gene IDs must be unique",
+        )
     cols = pd.Index([str(c).strip() for c in raw.columns])
     if (cols != pd.Index([str(c) for c in raw.columns])).any():
         logger.warning("%s: removed whitespace around sample column names", path)
     if cols.duplicated().any():
         d = cols[cols.duplicated()][0]
-        raise CountsError(f"sample column '{d}' appears twice", file=path, row=1, column=d,
-                          hint="each sample must have exactly one column")
+        raise CountsError(
+            f"sample column '{d}' appears twice",
+            file=path,
+            row=1,
+            column=d,
+            hint="each sample must have exactly one column",
+        )
     blank_cols = [c for c in cols if c == "" or c.startswith("Unnamed:")]
     if blank_cols:
-        raise CountsError("a column has no header", file=path, row=1, column=blank_cols[0],
-                          hint="give every sample column its sample ID as header")
+        raise CountsError(
+            "a column has no header",
+            file=path,
+            row=1,
+            column=blank_cols[0],
+            hint="give every sample column its sample ID as header",
+        )
     values = raw.copy()
     values.index = stripped
     values.columns = cols
@@ -84,9 +103,13 @@ def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         missing = s.isin(["", "NA", "NaN", "nan", "NULL", "null", "None", "."])
         if missing.any():
             pos = int(np.flatnonzero(missing.to_numpy())[0])
-            raise CountsError(f"missing count (value {values[col].iloc[pos]!r}) for gene {stripped[pos]}",
-                              file=path, row=_line_of(pos), column=col,
-                              hint="DESeq2 does not accept missing counts; use 0 only if the gene truly had no reads")
+            raise CountsError(
+                f"missing count (value {values[col].iloc[pos]!r}) for gene {stripped[pos]}",
+                file=path,
+                row=_line_of(pos),
+                column=col,
+                hint="DESeq2 does not accept missing counts; use 0 only if the gene truly had no reads",
+            )
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna() | ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
@@ -95,27 +118,41 @@ def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
             hint = "counts must be plain numbers"
             if "," in val:
                 hint = "remove thousands separators / decimal commas (export without number formatting)"
-            raise CountsError(f"non-numeric count {val!r} for gene {stripped[pos]}", file=path,
-                              row=_line_of(pos), column=col, hint=hint)
+            raise CountsError(
+                f"non-numeric count {val!r} for gene {stripped[pos]}",
+                file=path,
+                row=_line_of(pos),
+                column=col,
+                hint=hint,
+            )
         arr = num.to_numpy(dtype=float)
         neg = arr < 0
         if neg.any():
             pos = int(np.flatnonzero(neg)[0])
-            raise CountsError(f"negative count {s.iloc[pos]} for gene {stripped[pos]}", file=path,
-                              row=_line_of(pos), column=col,
-                              hint="raw read counts cannot be negative; use un-normalised counts")
+            raise CountsError(
+                f"negative count {s.iloc[pos]} for gene {stripped[pos]}",
+                file=path,
+                row=_line_of(pos),
+                column=col,
+                hint="raw read counts cannot be negative; use un-normalised counts",
+            )
         frac = arr != np.round(arr)
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
             raise CountsError(
-                f"non-integer count {s.iloc[pos]} for gene {stripped[pos]}", file=path,
-                row=_line_of(pos), column=col,
+                f"non-integer count {s.iloc[pos]} for gene {stripped[pos]}",
+                file=path,
+                row=_line_of(pos),
+                column=col,
                 hint="DESeq2 needs raw integer counts; for RSEM/Salmon expected counts round them "
-                     "(as tximport's DESeqDataSetFromTximport does) or use featureCounts/STAR counts")
+                "(as tximport's DESeqDataSetFromTximport does) or use featureCounts/STAR counts",
+            )
         if arr.max(initial=0) > np.iinfo(np.int64).max / 4:
             raise CountsError("count too large", file=path, column=col, hint="check the column")
         if s.str.contains(r"\.", regex=True).any():
-            logger.warning("%s: column '%s' holds integral decimals such as '12.0'; read as integers", path, col)
+            logger.warning(
+                "%s: column '%s' holds integral decimals such as '12.0'; read as integers", path, col
+            )
         out[col] = arr.astype(np.int64)
     return pd.DataFrame(out, index=stripped)
 
@@ -133,13 +170,23 @@ def match_samples(
     ids = pd.Index([str(i) for i in sheet.index])
     if (ids == "").any():
         pos = int(np.flatnonzero(ids == "")[0])
-        raise SampleSheetError("empty sample ID", file=sheet_path, row=_line_of(pos), column=str(sheet.index.name),
-                               hint="the first column must hold the sample IDs that head the count columns")
+        raise SampleSheetError(
+            "empty sample ID",
+            file=sheet_path,
+            row=_line_of(pos),
+            column=str(sheet.index.name),
+            hint="the first column must hold the sample IDs that head the count columns",
+        )
     if ids.duplicated().any():
         d = ids[ids.duplicated()][0]
         pos = int(np.flatnonzero(ids == d)[1])
-        raise SampleSheetError(f"sample ID '{d}' appears twice", file=sheet_path, row=_line_of(pos),
-                               column=str(sheet.index.name), hint="each sample needs one row")
+        raise SampleSheetError(
+            f"sample ID '{d}' appears twice",
+            file=sheet_path,
+            row=_line_of(pos),
+            column=str(sheet.index.name),
+            hint="each sample needs one row",
+        )
     cols = list(counts_columns)
     in_counts_only = [c for c in cols if c not in set(ids)]
     in_sheet_only = [i for i in ids if i not in set(cols)]
@@ -150,16 +197,25 @@ def match_samples(
             c, s = case[0]
             raise SampleSheetError(
                 f"sample '{c}' in the counts is spelled '{s}' in the sheet (IDs are case-sensitive)",
-                file=sheet_path, column=str(sheet.index.name), hint="make the IDs identical in both files")
+                file=sheet_path,
+                column=str(sheet.index.name),
+                hint="make the IDs identical in both files",
+            )
         if in_counts_only:
             raise SampleSheetError(
                 f"{len(in_counts_only)} count column(s) have no row in the sample sheet: "
-                f"{', '.join(in_counts_only[:5])}", file=sheet_path, column=str(sheet.index.name),
-                hint=f"add them to the sheet or remove them from {Path(counts_path).name}")
+                f"{', '.join(in_counts_only[:5])}",
+                file=sheet_path,
+                column=str(sheet.index.name),
+                hint=f"add them to the sheet or remove them from {Path(counts_path).name}",
+            )
         raise SampleSheetError(
             f"{len(in_sheet_only)} sample(s) in the sheet have no column in the counts: "
-            f"{', '.join(in_sheet_only[:5])}", file=counts_path, row=1,
-            hint=f"add their counts or remove them from {Path(sheet_path).name}")
+            f"{', '.join(in_sheet_only[:5])}",
+            file=counts_path,
+            row=1,
+            hint=f"add their counts or remove them from {Path(sheet_path).name}",
+        )
     out = sheet.copy()
     out.index = ids
     return out.loc[cols]
@@ -173,8 +229,11 @@ def _categorical_variables(design: str, contrasts: Sequence[Contrast]) -> set[st
 
 
 def prepare_design_frame(
-    obs: pd.DataFrame, design_variables: Sequence[str], contrasts: Sequence[Contrast],
-    design: str, sheet_path: str | Path,
+    obs: pd.DataFrame,
+    design_variables: Sequence[str],
+    contrasts: Sequence[Contrast],
+    design: str,
+    sheet_path: str | Path,
 ) -> pd.DataFrame:
     """Check design variables and type them: contrast variables categorical, numeric ones continuous.
 
@@ -188,52 +247,84 @@ def prepare_design_frame(
     cats = _categorical_variables(design, contrasts)
     for var in design_variables:
         if var not in out.columns:
-            raise DesignError(f"design variable '{var}' is not a column of the sample sheet",
-                              file=sheet_path, row=1, column=var,
-                              hint=f"columns are: {', '.join(map(str, out.columns))}")
+            raise DesignError(
+                f"design variable '{var}' is not a column of the sample sheet",
+                file=sheet_path,
+                row=1,
+                column=var,
+                hint=f"columns are: {', '.join(map(str, out.columns))}",
+            )
         col = out[var]
         blank = col.isna() | (col.astype(str).str.strip() == "")
         if blank.any():
             sample = out.index[int(np.flatnonzero(blank.to_numpy())[0])]
-            raise DesignError(f"missing value for sample '{sample}'", file=sheet_path, row=str(sample), column=var,
-                              hint="fill in every design variable for every sample")
+            raise DesignError(
+                f"missing value for sample '{sample}'",
+                file=sheet_path,
+                row=str(sample),
+                column=var,
+                hint="fill in every design variable for every sample",
+            )
         numeric = pd.to_numeric(col, errors="coerce").notna().all()
         if var in cats or not numeric:
             out[var] = col.astype(str)
             if out[var].nunique() < 2:
-                raise DesignError(f"design variable '{var}' has only one level ({out[var].iloc[0]!r})",
-                                  file=sheet_path, column=var,
-                                  hint="remove it from the design or add samples from another level")
+                raise DesignError(
+                    f"design variable '{var}' has only one level ({out[var].iloc[0]!r})",
+                    file=sheet_path,
+                    column=var,
+                    hint="remove it from the design or add samples from another level",
+                )
         else:
             out[var] = pd.to_numeric(col).astype(float)
             if out[var].std() == 0:
-                raise DesignError(f"continuous variable '{var}' is constant", file=sheet_path, column=var,
-                                  hint="remove it from the design")
+                raise DesignError(
+                    f"continuous variable '{var}' is constant",
+                    file=sheet_path,
+                    column=var,
+                    hint="remove it from the design",
+                )
     for c in contrasts:
         if c.variable not in design_variables:
-            raise DesignError(f"contrast '{c.name}' uses '{c.variable}', which is not in the design {design}",
-                              column=c.variable, hint="add the variable to `design` or fix the contrast")
+            raise DesignError(
+                f"contrast '{c.name}' uses '{c.variable}', which is not in the design {design}",
+                column=c.variable,
+                hint="add the variable to `design` or fix the contrast",
+            )
         levels = sorted(out[c.variable].unique())
         for role, level in (("target", c.target), ("reference", c.reference)):
             if level not in levels:
                 near = [lv for lv in levels if lv.strip().lower() == level.strip().lower()]
                 hint = f"did you mean '{near[0]}'?" if near else f"levels present: {', '.join(levels)}"
-                raise DesignError(f"contrast '{c.name}': {role} level '{level}' does not occur",
-                                  file=sheet_path, column=c.variable, hint=hint)
+                raise DesignError(
+                    f"contrast '{c.name}': {role} level '{level}' does not occur",
+                    file=sheet_path,
+                    column=c.variable,
+                    hint=hint,
+                )
             n = int((out[c.variable] == level).sum())
             if n < MIN_REPLICATES:
                 raise DesignError(
                     f"contrast '{c.name}': level '{level}' has {n} sample(s); at least {MIN_REPLICATES} are needed",
-                    file=sheet_path, column=c.variable, hint="add replicates; dispersion cannot be estimated otherwise")
+                    file=sheet_path,
+                    column=c.variable,
+                    hint="add replicates; dispersion cannot be estimated otherwise",
+                )
             if n < RECOMMENDED_REPLICATES:
                 logger.warning(
                     "contrast %s: level %s has only %d replicates; with < %d per group power is low "
-                    "and only large fold changes will be detected", c.name, level, n, RECOMMENDED_REPLICATES)
+                    "and only large fold changes will be detected",
+                    c.name,
+                    level,
+                    n,
+                    RECOMMENDED_REPLICATES,
+                )
     return out
 
 
-def check_full_rank(design_matrix: pd.DataFrame, frame: pd.DataFrame, design_variables: Sequence[str],
-                    sheet_path: str | Path) -> None:
+def check_full_rank(
+    design_matrix: pd.DataFrame, frame: pd.DataFrame, design_variables: Sequence[str], sheet_path: str | Path
+) -> None:
     """Refuse a rank-deficient design, naming the columns that collide.
 
     Raises
@@ -249,21 +340,28 @@ def check_full_rank(design_matrix: pd.DataFrame, frame: pd.DataFrame, design_var
     if rank < p:
         cats = [v for v in design_variables if not pd.api.types.is_float_dtype(frame[v])]
         for i, a in enumerate(cats):
-            for b in cats[i + 1:]:
+            for b in cats[i + 1 :]:
                 tab = pd.crosstab(frame[a], frame[b])
                 if ((tab > 0).sum(axis=1) == 1).all() or ((tab > 0).sum(axis=0) == 1).all():
                     raise DesignError(
                         f"'{a}' and '{b}' are fully confounded: each level of one occurs with a single "
                         f"level of the other ({'; '.join(f'{r}->{tab.columns[(tab.loc[r] > 0).to_numpy()].tolist()}' for r in tab.index)})",
-                        file=sheet_path, column=f"{a}, {b}",
-                        hint=f"their effects cannot be separated; drop '{a}' or '{b}' from the design or balance the samples")
+                        file=sheet_path,
+                        column=f"{a}, {b}",
+                        hint=f"their effects cannot be separated; drop '{a}' or '{b}' from the design or balance the samples",
+                    )
         _, _, vt = np.linalg.svd(mat)
         null = vt[rank:]
         involved = [design_matrix.columns[j] for j in range(p) if np.abs(null[:, j]).max() > 1e-8]
         raise DesignError(
             f"the design matrix is rank deficient (rank {rank} < {p} columns); colliding columns: "
-            f"{', '.join(map(str, involved))}", file=sheet_path,
-            hint="remove one of the colliding variables or levels from the design")
+            f"{', '.join(map(str, involved))}",
+            file=sheet_path,
+            hint="remove one of the colliding variables or levels from the design",
+        )
     if n <= p:
-        raise DesignError(f"{n} samples cannot fit a design with {p} coefficients (no residual degrees of freedom)",
-                          file=sheet_path, hint="simplify the design or add samples")
+        raise DesignError(
+            f"{n} samples cannot fit a design with {p} coefficients (no residual degrees of freedom)",
+            file=sheet_path,
+            hint="simplify the design or add samples",
+        )

@@ -34,8 +34,11 @@ def read_gmt(path: str | Path) -> dict[str, tuple[str, list[str]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise GeneSetError("GMT file is not UTF-8 text", file=path,
-                           hint="a GMT file is plain text: name<TAB>description<TAB>gene...") from exc
+        raise GeneSetError(
+            "GMT file is not UTF-8 text",
+            file=path,
+            hint="a GMT file is plain text: name<TAB>description<TAB>gene...",
+        ) from exc
     sets: dict[str, tuple[str, list[str]]] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -44,18 +47,27 @@ def read_gmt(path: str | Path) -> dict[str, tuple[str, list[str]]]:
         if len(parts) < 3:
             raise GeneSetError(
                 "a GMT line needs a name, a description and at least one gene, separated by tabs",
-                file=path, row=lineno, hint="check the delimiter (tabs, not spaces or commas)")
+                file=path,
+                row=lineno,
+                hint="check the delimiter (tabs, not spaces or commas)",
+            )
         name = parts[0].strip()
         if not name:
-            raise GeneSetError("gene set without a name", file=path, row=lineno,
-                               hint="the first field of each line is the set name")
+            raise GeneSetError(
+                "gene set without a name",
+                file=path,
+                row=lineno,
+                hint="the first field of each line is the set name",
+            )
         if name in sets:
-            raise GeneSetError(f"gene set '{name}' appears twice", file=path, row=lineno,
-                               hint="give each set a unique name")
+            raise GeneSetError(
+                f"gene set '{name}' appears twice", file=path, row=lineno, hint="give each set a unique name"
+            )
         genes = list(dict.fromkeys(g.strip() for g in parts[2:] if g.strip()))
         if not genes:
-            raise GeneSetError(f"gene set '{name}' has no genes", file=path, row=lineno,
-                               hint="remove the line or add genes")
+            raise GeneSetError(
+                f"gene set '{name}' has no genes", file=path, row=lineno, hint="remove the line or add genes"
+            )
         sets[name] = (parts[1].strip(), genes)
     if not sets:
         raise GeneSetError("GMT file holds no gene sets", file=path, hint="check the file")

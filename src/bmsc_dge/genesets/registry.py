@@ -106,10 +106,19 @@ def load_curated(species: str = "human") -> list[GeneSet]:
         genes, missing = convert_genes(s["genes"], species)
         out.append(
             GeneSet(
-                id=s["id"], name=s["name"], description=s["description"], collection="curated",
-                species=species, genes=tuple(genes), version=s["version"], licence=s["licence"],
-                mechanism=s["mechanism"], expected_t2dm=s["expected_t2dm"], sources=s["sources"],
-                evidence=s["evidence"], unmapped=tuple(missing),
+                id=s["id"],
+                name=s["name"],
+                description=s["description"],
+                collection="curated",
+                species=species,
+                genes=tuple(genes),
+                version=s["version"],
+                licence=s["licence"],
+                mechanism=s["mechanism"],
+                expected_t2dm=s["expected_t2dm"],
+                sources=s["sources"],
+                evidence=s["evidence"],
+                unmapped=tuple(missing),
             )
         )
     return out
@@ -120,17 +129,26 @@ def load_builtin(collection: str, species: str = "human") -> list[GeneSet]:
     if collection == "curated":
         return load_curated(species)
     if collection not in BUILTIN_COLLECTIONS:
-        raise GeneSetError(f"unknown collection '{collection}'",
-                           hint=f"choose from {', '.join(BUILTIN_COLLECTIONS)}")
+        raise GeneSetError(
+            f"unknown collection '{collection}'", hint=f"choose from {', '.join(BUILTIN_COLLECTIONS)}"
+        )
     _check_species(species)
     meta = collections_meta()[collection]
     fname = meta["file"] if species == "human" else meta["mouse_file"]
     path = _data_path(fname)
     raw = _parse_gmt_text(path.read_text(), fname)
     return [
-        GeneSet(id=k, name=k, description=d, collection=collection, species=species,
-                genes=tuple(g), version=meta["version"], licence=meta["licence"],
-                sources={"origin": meta["source"]})
+        GeneSet(
+            id=k,
+            name=k,
+            description=d,
+            collection=collection,
+            species=species,
+            genes=tuple(g),
+            version=meta["version"],
+            licence=meta["licence"],
+            sources={"origin": meta["source"]},
+        )
         for k, (d, g) in raw.items()
     ]
 
@@ -152,8 +170,15 @@ def load_user_gmt(path: str | Path, species: str) -> list[GeneSet]:
     raw = read_gmt(path)
     coll = f"gmt:{path.stem}"
     return [
-        GeneSet(id=k, name=k, description=d, collection=coll, species=species, genes=tuple(g),
-                sources={"origin": str(path)})
+        GeneSet(
+            id=k,
+            name=k,
+            description=d,
+            collection=coll,
+            species=species,
+            genes=tuple(g),
+            sources={"origin": str(path)},
+        )
         for k, (d, g) in raw.items()
     ]
 
@@ -191,12 +216,15 @@ def restrict_to_data(
     symbols = [str(s) for s in data_symbols]
     if species == "rat":
         index = {s.upper(): s for s in symbols}
+
         def look(g: str) -> str | None:
             return index.get(g.upper())
     else:
         present = set(symbols)
+
         def look(g: str) -> str | None:
             return g if g in present else None
+
     matched: dict[str, list[str]] = {}
     rows = []
     for s in sets:
@@ -205,12 +233,25 @@ def restrict_to_data(
         matched[s.id] = hits
         size = len(s.genes) + len(s.unmapped)
         cov = len(hits) / size if size else 0.0
-        rows.append({"collection": s.collection, "term": s.id, "size": size, "found": len(hits),
-                     "coverage": round(cov, 4), "no_ortholog": len(s.unmapped),
-                     "low_coverage": cov < 0.5})
+        rows.append(
+            {
+                "collection": s.collection,
+                "term": s.id,
+                "size": size,
+                "found": len(hits),
+                "coverage": round(cov, 4),
+                "no_ortholog": len(s.unmapped),
+                "low_coverage": cov < 0.5,
+            }
+        )
         if cov < 0.5:
-            logger.warning("gene set %s: only %d of %d genes found in the data (%.0f%%)",
-                           s.id, len(hits), size, 100 * cov)
+            logger.warning(
+                "gene set %s: only %d of %d genes found in the data (%.0f%%)",
+                s.id,
+                len(hits),
+                size,
+                100 * cov,
+            )
     return matched, pd.DataFrame(rows)
 
 
@@ -235,7 +276,8 @@ def load_for_study(collections: list[str], gmt_paths: list[Path], species: str) 
     if collections and species == "other":
         raise GeneSetError(
             f"built-in collections {collections} need species human, mouse or rat",
-            hint="for `species: other` set `gene_sets.collections: []` and list your GMT files under gene_sets.gmt")
+            hint="for `species: other` set `gene_sets.collections: []` and list your GMT files under gene_sets.gmt",
+        )
     for c in collections:
         out[c] = load_builtin(c, species)
     for p in gmt_paths:

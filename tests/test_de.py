@@ -1,0 +1,70 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from bmsc_dge.config import Contrast, DEConfig, load_config
+from bmsc_dge.de import DE_COLUMNS, contrast_table, fit_deseq2, reorder_reference
+from bmsc_dge.study import apply_prefilter, load_study
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    from .conftest import write_study
+
+    paths = write_study(tmp_path_factory.mktemp("de") / "s", n_per_group=4, seed=5)
+    cfg = load_config(paths["config"])
+    study = load_study(cfg)
+    adata, _ = apply_prefilter(study, cfg)
+    c = cfg.contrasts[0]
+    fit = fit_deseq2(adata, study.frame, cfg.design, c.variable, c.reference, DEConfig(n_cpus=1))
+    return cfg, fit, contrast_table(fit, c, cfg.alpha, DEConfig(n_cpus=1))
+
+
+def test_reference_level_comes_first_even_when_it_sorts_last():
+    f = pd.DataFrame({"condition": ["T2DM", "control", "T2DM"], "batch": ["b", "a", "a"]})
+    out = reorder_reference(f, "condition", "control")
+    assert list(out["condition"].cat.categories) == ["control", "T2DM"]
+    assert list(out["batch"].cat.categories) == ["a", "b"]
+
+
+def test_coefficient_is_named_for_target(fitted):
+    _, fit, _ = fitted
+    assert "condition[T.T2DM]" in list(fit.dds.varm["LFC"].columns)
+
+
+def test_table_columns_and_planted_effects(fitted):
+    cfg, _, de = fitted
+    assert list(de.columns) == DE_COLUMNS
+    by = de.set_index("symbol")
+    # sign of log2FC is T2DM vs control: FOXQ1 planted at -2.5, LEP at +1.8
+    assert by.loc["FOXQ1", "log2FoldChange"] < -1.5 and by.loc["FOXQ1", "padj"] < 1e-6
+    assert by.loc["LEP", "log2FoldChange"] > 1.0 and by.loc["LEP", "padj"] < cfg.alpha
+    # shrinkage pulls towards zero and never flips a clear sign
+    sig = de[de["padj"] < cfg.alpha]
+    assert (np.sign(sig["log2FoldChange_shrunk"]) == np.sign(sig["log2FoldChange"])).all()
+    assert (sig["log2FoldChange_shrunk"].abs() <= sig["log2FoldChange"].abs() + 1e-6).mean() > 0.95
+    # sorted by p-value, NaN last
+    p = de["pvalue"].to_numpy()
+    finite = p[np.isfinite(p)]
+    assert (np.diff(finite) >= 0).all()
+
+
+def test_null_genes_are_rarely_called(fitted):
+    from .conftest import SENTINEL_EFFECTS
+
+    cfg, _, de = fitted
+    null = de[~de["symbol"].isin(SENTINEL_EFFECTS)]
+    assert (null["padj"] < cfg.alpha).mean() < 0.02
+
+
+def test_flipped_contrast_flips_signs(fitted):
+    cfg, fit, de = fitted
+    flipped = contrast_table(
+        fit,
+        Contrast(name="rev", variable="condition", target="control", reference="T2DM"),
+        cfg.alpha,
+        DEConfig(n_cpus=1, lfc_shrink=False),
+    )
+    a = de.set_index("gene_id")["log2FoldChange"]
+    b = flipped.set_index("gene_id")["log2FoldChange"].reindex(a.index)
+    np.testing.assert_allclose(a.to_numpy(), -b.to_numpy(), atol=1e-8)

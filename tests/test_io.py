@@ -1,0 +1,90 @@
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bmsc_dge import io
+from bmsc_dge.errors import CountsError, SampleSheetError
+
+
+def _table(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_tsv_csv_and_gzip_read_alike(tmp_path):
+    tsv = _table(tmp_path, "c.tsv", "gene_id\tS1\tS2\nG1\t1\t2\nG2\t3\t4\n")
+    csv = _table(tmp_path, "c.csv", "gene_id,S1,S2\nG1,1,2\nG2,3,4\n")
+    gz = tmp_path / "c.tsv.gz"
+    gz.write_bytes(gzip.compress(tsv.read_bytes()))
+    frames = [io.read_counts(p)[0] for p in (tsv, csv, gz)]
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], f)
+    assert list(frames[0].columns) == ["S1", "S2"]
+
+
+def test_featurecounts_table(tmp_path):
+    text = (
+        '# Program:featureCounts v2.0.3; Command:"featureCounts" ...\n'
+        "Geneid\tChr\tStart\tEnd\tStrand\tLength\t/data/bam/S1Aligned.sortedByCoord.out.bam\t/data/bam/S2.bam\n"
+        "ENSG00000164379\tchr6\t1312440\t1314758\t+\t2319\t10\t20\n"
+    )
+    counts, symbols, fmt = io.read_counts(_table(tmp_path, "fc.txt", text))
+    assert fmt == "featurecounts"
+    assert list(counts.columns) == ["S1", "S2"]
+    assert symbols is None
+    assert counts.loc["ENSG00000164379", "S2"] == "20"
+
+
+def test_symbol_column_is_split_off(tmp_path):
+    counts, symbols, _ = io.read_counts(
+        _table(tmp_path, "c.tsv", "gene_id\tgene_name\tS1\nENSG00000164379\tFOXQ1\t5\n")
+    )
+    assert list(counts.columns) == ["S1"]
+    assert symbols is not None and symbols.iloc[0] == "FOXQ1"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "file is empty"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03trunc", "gzip file is truncated"),
+        (b"PK\x03\x04xlsxdata", "Excel"),
+        (b"gene_id\x00S1\x00", "binary"),
+        (b"gene_id S1 S2\nG1 1 2\n", "delimiter"),
+        (b"gene_id\tS1\tS2\n", "no rows"),
+    ],
+)
+def test_unreadable_count_files(tmp_path, content, needle):
+    p = tmp_path / ("x.tsv.gz" if content.startswith(b"\x1f\x8b") else "x.tsv")
+    p.write_bytes(content)
+    with pytest.raises(CountsError, match=needle) as exc:
+        io.read_counts(p)
+    assert str(p) in str(exc.value)
+
+
+def test_samples_whitespace_stripped(tmp_path, caplog):
+    p = _table(tmp_path, "s.tsv", "sample\tcondition\n S1 \tT2DM \nS2\tcontrol\n")
+    sheet = io.read_samples(p)
+    assert list(sheet.index) == ["S1", "S2"]
+    assert sheet.loc["S1", "condition"] == "T2DM"
+    assert "whitespace" in caplog.text
+
+
+def test_missing_sample_sheet(tmp_path):
+    with pytest.raises(SampleSheetError, match="file not found"):
+        io.read_samples(tmp_path / "nope.tsv")
+
+
+def test_build_anndata_layout():
+    counts = pd.DataFrame({"S1": [1, 2], "S2": [3, 4]}, index=["G1", "G2"])
+    obs = pd.DataFrame({"condition": ["a", "b"]}, index=["S1", "S2"])
+    adata = io.build_anndata(counts, obs, pd.Series({"G1": "X", "G2": "Y"}))
+    assert adata.shape == (2, 2)
+    np.testing.assert_array_equal(adata.layers["counts"], [[1, 2], [3, 4]])
+    assert adata.layers["counts"].dtype == np.int64
+    assert list(adata.var["symbol"]) == ["X", "Y"]
+    assert list(adata.obs["condition"]) == ["a", "b"]

@@ -1,0 +1,74 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from bmsc_dge.config import TargetWeights
+from bmsc_dge.genesets import GeneSet
+from bmsc_dge.targets import TARGET_COLUMNS, rank_targets
+
+
+def _de():
+    return pd.DataFrame(
+        {
+            "gene_id": ["g1", "g2", "g3", "g4"],
+            "symbol": ["FOXQ1", "NULL1", "GPX4", "LOW"],
+            "baseMean": [500.0, 400.0, 300.0, 1.0],
+            "log2FoldChange": [-2.4, 0.05, -0.9, 3.0],
+            "log2FoldChange_shrunk": [-2.4, 0.01, -0.9, 0.5],
+            "lfcSE": [0.2, 0.2, 0.2, 2.0],
+            "stat": [-12.0, 0.25, -4.5, 1.5],
+            "pvalue": [1e-30, 0.8, 1e-5, 0.1],
+            "padj": [1e-26, 0.95, 1e-3, np.nan],
+        }
+    )
+
+
+SETS = [
+    GeneSet(
+        id="FOXQ1_SET",
+        name="f",
+        description="",
+        collection="curated",
+        species="human",
+        genes=("FOXQ1", "GPX4"),
+        expected_t2dm="down",
+        evidence={"FOXQ1": ["DOI:x"], "GPX4": ["KEGG:hsa04216"]},
+    )
+]
+GSEA = pd.DataFrame({"term": ["FOXQ1_SET"], "nes": [-2.1], "fdr": [0.001], "leading_edge": ["FOXQ1;GPX4"]})
+
+
+def test_score_components_by_hand():
+    t = rank_targets(_de(), GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights())
+    assert list(t.columns) == TARGET_COLUMNS
+    assert list(t["symbol"]) == ["FOXQ1", "GPX4", "NULL1", "LOW"]
+    f = t.set_index("symbol")
+    # FOXQ1: s_sig = 1 (capped), s_fc = 2.4/3 -> de = sqrt(0.8); leading edge of 1 set -> 0.5;
+    # prior = 0.5 member + 0.25 literature + 0.25 concordant (down as expected)
+    assert f.loc["FOXQ1", "de_score"] == pytest.approx(np.sqrt(0.8))
+    assert f.loc["FOXQ1", "leading_edge_score"] == 0.5
+    assert f.loc["FOXQ1", "prior_score"] == 1.0
+    assert f.loc["FOXQ1", "score"] == pytest.approx(0.6 * np.sqrt(0.8) + 0.25 * 0.5 + 0.15 * 1.0, abs=1e-6)
+    # GPX4: KEGG evidence only -> no literature bonus
+    assert f.loc["GPX4", "prior_score"] == 0.75
+    # no padj -> no DE credit, and the evidence says why
+    assert f.loc["LOW", "de_score"] == 0.0
+    assert "no padj" in f.loc["LOW", "evidence"]
+    assert "leading edge of FOXQ1_SET" in f.loc["FOXQ1", "evidence"]
+    assert "matches expected T2DM direction (down)" in f.loc["FOXQ1", "evidence"]
+    assert list(t["rank"]) == [1, 2, 3, 4]
+
+
+def test_discordant_direction_is_reported_and_not_rewarded():
+    de = _de()
+    de.loc[0, ["log2FoldChange", "log2FoldChange_shrunk", "stat"]] = [2.4, 2.4, 12.0]
+    t = rank_targets(de, GSEA.iloc[0:0], SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights())
+    f = t.set_index("symbol")
+    assert f.loc["FOXQ1", "prior_score"] == 0.75
+    assert "opposes expected T2DM direction" in f.loc["FOXQ1", "evidence"]
+
+
+def test_weights_change_the_order():
+    only_prior = TargetWeights(de=0.0, leading_edge=0.0, prior=1.0)
+    t = rank_targets(_de(), GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=only_prior)
+    assert set(t["symbol"].iloc[:2]) == {"FOXQ1", "GPX4"}
