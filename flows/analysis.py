@@ -74,10 +74,10 @@ def gene_sets_task(
 
 @task(name="deseq2-fit", cache_policy=NO_CACHE)
 def fit_task(
-    adata: ad.AnnData, frame: pd.DataFrame, design: str, variable: str, reference: str, cfg: DEConfig
+    adata: ad.AnnData, frame: pd.DataFrame, design: str, references: dict[str, str], cfg: DEConfig
 ) -> de_mod.DEFit:
-    """Fit DESeq2 with ``reference`` as the reference level of ``variable``."""
-    return de_mod.fit_deseq2(adata, frame, design, variable, reference, cfg)
+    """Fit DESeq2 with the given reference levels."""
+    return de_mod.fit_deseq2(adata, frame, design, references, cfg)
 
 
 @task(name="wald-test", cache_policy=NO_CACHE)
@@ -192,14 +192,15 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             matched, collections, coverage = gene_sets_task(cfg, list(adata.var["symbol"].astype(str)))
             curated = collections.get("curated", [])
             timings["gene_sets"] = time.perf_counter() - t
-            fits: dict[tuple[str, str], de_mod.DEFit] = {}
+            fits: dict[tuple[tuple[str, str], ...], de_mod.DEFit] = {}
             results = []
             for c in cfg.contrasts:
-                key = (c.variable, c.reference)
+                refs = de_mod.fit_references(c, cfg.reference_levels)
+                key = tuple(sorted(refs.items()))
                 if key not in fits:
                     t = time.perf_counter()
-                    fits[key] = fit_task(adata, study.frame, cfg.design, c.variable, c.reference, cfg.de)
-                    timings[f"deseq2_fit:{c.variable}:{c.reference}"] = time.perf_counter() - t
+                    fits[key] = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
+                    timings["deseq2_fit:" + ",".join(f"{k}={v}" for k, v in key)] = time.perf_counter() - t
                 t = time.perf_counter()
                 results.append(analyse_contrast(fits[key], c, cfg, matched, curated))
                 timings[f"contrast:{c.name}"] = time.perf_counter() - t

@@ -16,7 +16,7 @@ def fitted(tmp_path_factory):
     study = load_study(cfg)
     adata, _ = apply_prefilter(study, cfg)
     c = cfg.contrasts[0]
-    fit = fit_deseq2(adata, study.frame, cfg.design, c.variable, c.reference, DEConfig(n_cpus=1))
+    fit = fit_deseq2(adata, study.frame, cfg.design, {c.variable: c.reference}, DEConfig(n_cpus=1))
     return cfg, fit, contrast_table(fit, c, cfg.alpha, DEConfig(n_cpus=1))
 
 

@@ -29,16 +29,28 @@ class _Strict(BaseModel):
 
 
 class Contrast(_Strict):
-    """One comparison: ``target`` vs ``reference`` levels of ``variable``.
+    """One comparison.
+
+    Three forms:
+
+    * ``variable``, ``target``, ``reference``: Wald test of ``target`` vs ``reference`` levels;
+    * ``coefficient``: Wald test of one model coefficient, e.g. an interaction
+      ``"sex[T.M]:condition[T.T2DM]"`` (R's ``sexM.conditionT2DM`` is accepted too);
+    * ``test: lrt`` with ``reduced``: likelihood-ratio test of the full design against the reduced
+      formula (R's ``test = "LRT"``); the reported log2 fold change is ``variable``/``target``/
+      ``reference`` or ``coefficient`` if given, else the last coefficient (as R reports).
 
     ``name`` becomes part of file names, so it is restricted to letters, digits, ``_``, ``.``
     and ``-``.
     """
 
     name: str
-    variable: str
-    target: str
-    reference: str
+    variable: str | None = None
+    target: str | None = None
+    reference: str | None = None
+    coefficient: str | None = None
+    test: Literal["wald", "lrt"] = "wald"
+    reduced: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -51,10 +63,32 @@ class Contrast(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _distinct(self) -> Contrast:
-        if self.target == self.reference:
+    def _form(self) -> Contrast:
+        levels = (self.variable, self.target, self.reference)
+        has_levels = all(x is not None for x in levels)
+        if any(x is not None for x in levels) and not has_levels:
+            raise ValueError("give all three of variable, target and reference")
+        if has_levels and self.target == self.reference:
             raise ValueError(f"target and reference are both {self.target!r}")
+        if has_levels and self.coefficient is not None:
+            raise ValueError("give either variable/target/reference or coefficient, not both")
+        if self.test == "wald":
+            if self.reduced is not None:
+                raise ValueError("`reduced` is only used with `test: lrt`")
+            if not has_levels and self.coefficient is None:
+                raise ValueError("a Wald contrast needs variable/target/reference or coefficient")
+        elif self.reduced is None or not self.reduced.strip().startswith("~"):
+            raise ValueError("`test: lrt` needs `reduced`, a formula such as '~ batch'")
         return self
+
+    @property
+    def label(self) -> str:
+        """Human-readable description of the comparison."""
+        if self.test == "lrt":
+            return f"LRT: full design vs {self.reduced}"
+        if self.variable is not None:
+            return f"{self.variable} {self.target} vs {self.reference}"
+        return f"coefficient {self.coefficient}"
 
 
 class FilterConfig(_Strict):
@@ -131,6 +165,7 @@ class StudyConfig(_Strict):
     de: DEConfig = Field(default_factory=DEConfig)
     gene_sets: GeneSetConfig = Field(default_factory=GeneSetConfig)
     targets: TargetConfig = Field(default_factory=TargetConfig)
+    reference_levels: dict[str, str] = Field(default_factory=dict)
     counts_format: Literal["auto", "table", "featurecounts"] = "auto"
     symbol_column: str | None = None
 

@@ -59,7 +59,7 @@ def summary_markdown(
         down = int((sig & (r.de["log2FoldChange"] < 0)).sum())
         cur = r.gsea[(r.gsea["collection"] == "curated") & (r.gsea["fdr"] < cfg.gene_sets.fdr)]
         lines += [
-            f"## {c.name}: {c.variable} {c.target} vs {c.reference}",
+            f"## {c.name}: {c.label}",
             "",
             f"- {int(sig.sum())} genes at padj < {cfg.alpha} ({up} up, {down} down) of "
             f"{int(r.de['padj'].notna().sum())} tested",

@@ -16,7 +16,7 @@ from formulaic import model_matrix
 
 from bmsc_dge import io, validation
 from bmsc_dge.config import StudyConfig
-from bmsc_dge.de import reorder_reference
+from bmsc_dge.de import fit_references, with_references
 from bmsc_dge.errors import DesignError
 from bmsc_dge.filtering import low_count_mask
 from bmsc_dge.ids import MappingReport, map_to_symbols
@@ -37,9 +37,10 @@ class Study:
 
 def design_matrix_for(frame: pd.DataFrame, design: str, cfg: StudyConfig) -> pd.DataFrame:
     """Model matrix of the design with each contrast's reference level first."""
-    f = frame
+    refs: dict[str, str] = {}
     for c in cfg.contrasts:
-        f = reorder_reference(f, c.variable, c.reference)
+        refs.update(fit_references(c, cfg.reference_levels))
+    f = with_references(frame, refs)
     try:
         mm = model_matrix(design, f)
     except Exception as exc:
@@ -67,7 +68,9 @@ def load_study(cfg: StudyConfig) -> Study:
     sheet = io.read_samples(cfg.samples)
     sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, cfg.samples)
     variables = cfg.design_variables
-    frame = validation.prepare_design_frame(sheet, variables, cfg.contrasts, cfg.design, cfg.samples)
+    frame = validation.prepare_design_frame(
+        sheet, variables, cfg.contrasts, cfg.design, cfg.samples, cfg.reference_levels
+    )
     dm = design_matrix_for(frame[variables], cfg.design, cfg)
     validation.check_full_rank(dm, frame, variables, cfg.samples)
     mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(cfg.counts))
@@ -87,7 +90,12 @@ def load_study(cfg: StudyConfig) -> Study:
 
 def smallest_group(frame: pd.DataFrame, cfg: StudyConfig) -> int:
     """Smallest number of samples in any level of any contrast variable."""
-    return int(min(frame[c.variable].value_counts().min() for c in cfg.contrasts))
+    variables = [c.variable for c in cfg.contrasts if c.variable is not None]
+    categorical = [v for v in frame.columns if not pd.api.types.is_float_dtype(frame[v])]
+    use = variables or categorical
+    if not use:
+        return 2
+    return int(min(frame[v].value_counts().min() for v in use))
 
 
 def apply_prefilter(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataFrame]:

@@ -8,7 +8,7 @@ whitespace around IDs, and integral floats such as ``12.0`` in a count matrix.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -221,11 +221,11 @@ def match_samples(
     return out.loc[cols]
 
 
-def _categorical_variables(design: str, contrasts: Sequence[Contrast]) -> set[str]:
+def _categorical_variables(design: str, contrasts: Sequence[Contrast], extra: Sequence[str] = ()) -> set[str]:
     import re
 
     wrapped = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", design))
-    return wrapped | {c.variable for c in contrasts}
+    return wrapped | {c.variable for c in contrasts if c.variable is not None} | set(extra)
 
 
 def prepare_design_frame(
@@ -234,6 +234,7 @@ def prepare_design_frame(
     contrasts: Sequence[Contrast],
     design: str,
     sheet_path: str | Path,
+    reference_levels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check design variables and type them: contrast variables categorical, numeric ones continuous.
 
@@ -244,7 +245,8 @@ def prepare_design_frame(
         contrast on a variable outside the design, or a contrast level that does not exist.
     """
     out = obs.copy()
-    cats = _categorical_variables(design, contrasts)
+    reference_levels = dict(reference_levels or {})
+    cats = _categorical_variables(design, contrasts, list(reference_levels))
     for var in design_variables:
         if var not in out.columns:
             raise DesignError(
@@ -284,7 +286,23 @@ def prepare_design_frame(
                     column=var,
                     hint="remove it from the design",
                 )
+    for var, ref in reference_levels.items():
+        if var not in design_variables:
+            raise DesignError(
+                f"reference_levels names '{var}', which is not in the design {design}",
+                column=var,
+                hint="list only design variables under reference_levels",
+            )
+        if ref not in set(out[var]):
+            raise DesignError(
+                f"reference level '{ref}' of '{var}' does not occur",
+                file=sheet_path,
+                column=var,
+                hint=f"levels present: {', '.join(sorted(set(out[var])))}",
+            )
     for c in contrasts:
+        if c.variable is None or c.target is None or c.reference is None:
+            continue
         if c.variable not in design_variables:
             raise DesignError(
                 f"contrast '{c.name}' uses '{c.variable}', which is not in the design {design}",
