@@ -68,3 +68,44 @@ def test_flipped_contrast_flips_signs(fitted):
     a = de.set_index("gene_id")["log2FoldChange"]
     b = flipped.set_index("gene_id")["log2FoldChange"].reindex(a.index)
     np.testing.assert_allclose(a.to_numpy(), -b.to_numpy(), atol=1e-8)
+
+
+def test_coefficient_and_lrt_contrasts_through_load_study(tmp_path):
+    import yaml
+
+    from bmsc_dge.errors import DesignError
+
+    from .conftest import write_study
+
+    paths = write_study(tmp_path / "s", n_per_group=4, seed=8, n_background=150)
+    cfg_yaml = yaml.safe_load(paths["config"].read_text())
+    cfg_yaml["contrasts"] = [
+        {"name": "coef", "coefficient": "condition[T.T2DM]"},
+        {"name": "lrt", "test": "lrt", "reduced": "~ batch"},
+    ]
+    cfg_yaml["reference_levels"] = {"condition": "control"}
+    paths["config"].write_text(yaml.safe_dump(cfg_yaml))
+    cfg = load_config(paths["config"])
+    study = load_study(cfg)
+    adata, _ = apply_prefilter(study, cfg)
+    fit = fit_deseq2(adata, study.frame, cfg.design, {"condition": "control"}, DEConfig(n_cpus=1))
+    coef = contrast_table(fit, cfg.contrasts[0], 0.05, DEConfig(n_cpus=1)).set_index("gene_id")
+    lrt = contrast_table(fit, cfg.contrasts[1], 0.05, DEConfig(n_cpus=1)).set_index("gene_id")
+    # one degree of freedom: the LRT and the Wald test agree closely on strong genes
+    strong = coef.index[coef["padj"] < 0.001]
+    assert len(strong) >= 5 and (lrt.loc[strong, "padj"] < 0.05).all()
+    both = coef["stat"].notna() & lrt["stat"].reindex(coef.index).notna()
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(coef.loc[both, "stat"] ** 2, lrt.loc[coef.index[both], "stat"]).statistic
+    assert rho > 0.95
+    assert coef.loc["ENSG00000164379", "log2FoldChange"] < -1.5  # FOXQ1
+    # bad coefficient / non-nested reduced design are refused before fitting
+    cfg_yaml["contrasts"] = [{"name": "bad", "coefficient": "conditionT2D"}]
+    paths["config"].write_text(yaml.safe_dump(cfg_yaml))
+    with pytest.raises(DesignError, match="available coefficients"):
+        load_study(load_config(paths["config"]))
+    cfg_yaml["contrasts"] = [{"name": "bad", "test": "lrt", "reduced": "~ batch + condition"}]
+    paths["config"].write_text(yaml.safe_dump(cfg_yaml))
+    with pytest.raises(DesignError, match="not nested"):
+        load_study(load_config(paths["config"]))

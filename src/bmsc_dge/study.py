@@ -16,7 +16,7 @@ from formulaic import model_matrix
 
 from bmsc_dge import io, validation
 from bmsc_dge.config import StudyConfig
-from bmsc_dge.de import fit_references, with_references
+from bmsc_dge.de import fit_references, resolve_coefficient, with_references
 from bmsc_dge.errors import DesignError
 from bmsc_dge.filtering import low_count_mask
 from bmsc_dge.ids import MappingReport, map_to_symbols
@@ -51,6 +51,44 @@ def design_matrix_for(frame: pd.DataFrame, design: str, cfg: StudyConfig) -> pd.
     return pd.DataFrame(np.asarray(mm, dtype=float), index=frame.index, columns=list(mm.columns))
 
 
+def check_contrasts(design_matrix: pd.DataFrame, frame: pd.DataFrame, cfg: StudyConfig) -> None:
+    """Coefficient contrasts must name a design column; LRT reduced designs must be nested.
+
+    Raises
+    ------
+    DesignError
+        Naming the contrast and what is available.
+    """
+    cols = list(design_matrix.columns)
+    for c in cfg.contrasts:
+        if c.coefficient is not None:
+            try:
+                resolve_coefficient(cols, c.coefficient)
+            except DesignError as exc:
+                raise DesignError(
+                    f"contrast '{c.name}': {exc.message}", file=cfg.samples, hint=exc.hint
+                ) from None
+        if c.test == "lrt":
+            reduced = str(c.reduced)
+            try:
+                red = np.asarray(
+                    model_matrix(reduced, with_references(frame, cfg.reference_levels)), dtype=float
+                )
+            except Exception as exc:
+                raise DesignError(
+                    f"contrast '{c.name}': cannot build the reduced design {reduced!r}: {exc}",
+                    hint="use only variables of the full design",
+                ) from exc
+            full = design_matrix.to_numpy()
+            if red.shape[1] >= full.shape[1] or np.linalg.matrix_rank(
+                np.hstack([full, red])
+            ) != np.linalg.matrix_rank(full):
+                raise DesignError(
+                    f"contrast '{c.name}': reduced design {reduced!r} is not nested in {cfg.design!r}",
+                    hint="the reduced formula must drop terms from the full one",
+                )
+
+
 def load_study(cfg: StudyConfig) -> Study:
     """Read, validate and assemble the study described by ``cfg``.
 
@@ -73,6 +111,7 @@ def load_study(cfg: StudyConfig) -> Study:
     )
     dm = design_matrix_for(frame[variables], cfg.design, cfg)
     validation.check_full_rank(dm, frame, variables, cfg.samples)
+    check_contrasts(dm, frame[variables], cfg)
     mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(cfg.counts))
     obs = io.coerce_obs_types(sheet)
     for v in variables:
