@@ -14,14 +14,17 @@ from typing import Any
 import anndata as ad
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from bmsc_dge import de as de_mod
 from bmsc_dge import gsea as gsea_mod
+from bmsc_dge.artifacts import artifact_keys, gsea_records, targets_records
 from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
 from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
-from bmsc_dge.outputs import ContrastResult, write_run_outputs
-from bmsc_dge.qc import sample_qc
+from bmsc_dge.outputs import summary_markdown, write_run_outputs
+from bmsc_dge.qc import QCResult, run_qc
+from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
 from bmsc_dge.study import Study, apply_prefilter, load_study
 from bmsc_dge.targets import rank_targets
@@ -141,7 +144,15 @@ def analyse_contrast(
         cfg.alpha,
         targets["symbol"].iloc[0] if len(targets) else "-",
     )
-    return ContrastResult(contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves)
+    return ContrastResult(
+        contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
+    )
+
+
+@task(name="sample-qc", cache_policy=NO_CACHE)
+def qc_task(adata: ad.AnnData, size_factors: pd.Series, design_variables: list[str], n_cpus: int) -> QCResult:
+    """Library sizes, blind VST, PCA, correlations and outlier flags."""
+    return run_qc(adata, size_factors, design_variables, n_cpus=n_cpus)
 
 
 @task(name="write-outputs", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -149,14 +160,16 @@ def write_outputs_task(
     run: RunDir,
     cfg: StudyConfig,
     results: list[ContrastResult],
-    qc: pd.DataFrame,
+    qc: QCResult,
     gene_filter: pd.DataFrame,
     coverage: pd.DataFrame,
     mapping: dict[str, Any],
     warnings: list[str],
     timings: dict[str, float],
-) -> dict[str, str]:
-    """Write tables, workbook, summary and manifest into the partial run folder."""
+    adata: ad.AnnData,
+    normalized: pd.DataFrame,
+) -> dict[str, Any]:
+    """Write tables, matrices, figures, report, summary and manifest into the partial run folder."""
     return write_run_outputs(
         run,
         cfg,
@@ -167,7 +180,40 @@ def write_outputs_task(
         mapping=mapping,
         warnings=warnings,
         timings=timings,
+        adata=adata,
+        normalized=normalized,
     )
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def publish_artifacts_task(
+    cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, final: Path
+) -> dict[str, str]:
+    """Table, markdown and link artifacts for the Prefect UI (keys: :mod:`bmsc_dge.artifacts`)."""
+    keys = artifact_keys(cfg.name, [r.contrast.name for r in results])
+    create_markdown_artifact(
+        key=keys["summary"],
+        markdown=summary_markdown(cfg, results, qc.samples),
+        description=f"bmsc-dge summary of {cfg.name}",
+    )
+    create_link_artifact(
+        key=keys["report"],
+        link=(final / "report.html").resolve().as_uri(),
+        link_text=f"{cfg.name} report ({final.name})",
+        description="self-contained HTML report",
+    )
+    for r in results:
+        create_table_artifact(
+            key=keys[f"targets:{r.contrast.name}"],
+            table=targets_records(r),
+            description=f"top targets, {r.contrast.name}",
+        )
+        create_table_artifact(
+            key=keys[f"gsea:{r.contrast.name}"],
+            table=gsea_records(r),
+            description=f"curated gene-set GSEA, {r.contrast.name}",
+        )
+    return keys
 
 
 @flow(name="bmsc-dge", log_prints=False)
@@ -205,7 +251,9 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                 results.append(analyse_contrast(fits[key], c, cfg, matched, curated))
                 timings[f"contrast:{c.name}"] = time.perf_counter() - t
             first_fit = next(iter(fits.values()))
-            qc = sample_qc(study.adata, de_mod.size_factors(first_fit))
+            t = time.perf_counter()
+            qc = qc_task(adata, de_mod.size_factors(first_fit), cfg.design_variables, cfg.de.n_cpus)
+            timings["qc"] = time.perf_counter() - t
             timings["total_before_write"] = time.perf_counter() - t0
             write_outputs_task(
                 run,
@@ -217,8 +265,11 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                 dict(study.adata.uns["id_mapping"]),
                 collector.messages,
                 timings,
+                adata,
+                de_mod.normalized_counts(first_fit),
             )
             final = run.commit()
+            publish_artifacts_task(cfg, results, qc, final)
         except BaseException:
             run.abort()
             raise

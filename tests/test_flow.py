@@ -24,10 +24,15 @@ DE_COLS = [
 GSEA_COLS = ["term", "collection", "size", "es", "nes", "pval", "fdr", "leading_edge"]
 
 
+@pytest.fixture(scope="module")
+def small_runs(prefect_harness, tmp_path_factory):
+    paths = write_study(tmp_path_factory.mktemp("small") / "s", coordinated=0.5)
+    return paths, run_config(paths["config"]), run_config(paths["config"])
+
+
 @pytest.mark.e2e
-def test_small_study_outputs_and_reruns(prefect_harness, tmp_path):
-    paths = write_study(tmp_path / "s", coordinated=0.5)
-    first = run_config(paths["config"])
+def test_small_study_outputs_and_reruns(small_runs):
+    _, first, second = small_runs
     name = "T2DM_vs_control"
     de = pd.read_csv(first / "tables" / "de" / f"{name}.deseq2.tsv", sep="\t")
     gsea = pd.read_csv(first / "tables" / "gsea" / f"{name}.gsea.tsv", sep="\t")
@@ -48,7 +53,6 @@ def test_small_study_outputs_and_reruns(prefect_harness, tmp_path):
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["inputs"]["counts"]["sha256"] and manifest["seeds"]["gsea_permutations"] == 3
     assert manifest["versions"]["pydeseq2"] == "0.5.4"
-    second = run_config(paths["config"])
     assert second != first and first.is_dir()
     assert (second.parent.parent / "latest").resolve() == second.resolve()
     # same seed, same inputs -> identical tables
@@ -104,3 +108,85 @@ def test_example_random_sets_stay_null(example_run):
     share_null = (res.table["fdr"] >= 0.05).mean()
     assert len(res.table) == 200
     assert share_null >= 0.95, share_null
+
+
+@pytest.mark.e2e
+def test_exports_parquet_h5ad_figures(small_runs):
+    import anndata as ad
+
+    _, run, _ = small_runs
+    de_tsv = pd.read_csv(run / "tables" / "de" / "T2DM_vs_control.deseq2.tsv", sep="\t")
+    de_pq = pd.read_parquet(run / "tables" / "de" / "T2DM_vs_control.deseq2.parquet")
+    pd.testing.assert_frame_equal(
+        de_tsv[["gene_id", "baseMean"]], de_pq[["gene_id", "baseMean"]], check_exact=False
+    )
+    h5 = ad.read_h5ad(run / "matrices" / "filtered_normalized.h5ad")
+    assert {"counts", "normalized", "vst"} <= set(h5.layers) and h5.n_obs == 8
+    assert h5.n_vars == len(de_tsv)
+    manifest = json.loads((run / "manifest.json").read_text())
+    figs = [v for k, v in manifest["files"].items() if k.startswith("figure:")]
+    assert any(f.endswith("volcano.png") for f in figs) and any("BMSC_FERROPTOSIS_DRIVERS" in f for f in figs)
+    for f in figs:
+        assert (run / f).is_file() and (run / f).with_suffix(".svg").is_file(), f
+    assert {"figures", "report", "qc"} <= set(manifest["timings_seconds"])
+
+
+@pytest.mark.e2e
+def test_artifacts_listed_through_the_api(small_runs):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from bmsc_dge.artifacts import artifact_keys
+
+    _, _, second = small_runs
+    keys = artifact_keys("small", ["T2DM_vs_control"])
+    assert keys["targets:T2DM_vs_control"] == "small-targets-t2dm-vs-control"
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys.values())))
+        )
+    by_key: dict[str, list] = {}
+    for a in arts:
+        by_key.setdefault(a.key, []).append(a)
+    assert set(by_key) == set(keys.values())
+    assert {a.type for a in by_key[keys["targets:T2DM_vs_control"]]} == {"table"}
+    assert any(str(second) in str(a.data) for a in by_key[keys["report"]])
+    assert any("FOXQ1" in str(a.data) for a in by_key[keys["targets:T2DM_vs_control"]])
+
+
+@pytest.mark.e2e
+def test_report_renders_in_headless_chromium(small_runs):
+    from playwright.sync_api import sync_playwright
+
+    _, run, _ = small_runs
+    url = (run / "report.html").resolve().as_uri()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("text=Ranked targets with evidence")
+        for heading in (
+            "Run summary and inputs",
+            "Sample QC",
+            "Differential expression",
+            "Gene-set enrichment",
+            "Ranked targets with evidence",
+            "Methods",
+            "Warnings raised during the run",
+        ):
+            assert page.get_by_role("heading", name=heading).first.is_visible(), heading
+        page.get_by_text("Running-score plots of the curated sets").first.click()
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+        browser.close()
+    assert len(images) >= 10
+    assert all(done and width > 0 for done, width in images), images

@@ -84,3 +84,13 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
                 ws.freeze_panes = "A2"
 
     return _atomic_write(Path(path), write)
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as Parquet (pyarrow), atomically."""
+    return _atomic_write(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def write_h5ad(adata: Any, path: str | Path) -> Path:
+    """Write an AnnData as ``.h5ad``, atomically."""
+    return _atomic_write(Path(path), lambda tmp: adata.write_h5ad(tmp))

@@ -7,8 +7,13 @@ Files (under the run folder)::
     tables/targets/<contrast>.targets.tsv  ranked targets per contrast
     tables/qc/samples.tsv                  per-sample QC
     tables/qc/gene_filter.tsv              per-gene low-count filter decision
+    tables/qc/pca.tsv, correlation.tsv     PCA scores and sample correlations (VST)
     tables/genesets/coverage.tsv           per-set coverage in the data
+    (every table also as .parquet beside the .tsv)
     <study name>.xlsx                      all tables above, a sheet each
+    matrices/filtered_normalized.h5ad      filtered counts + normalised + VST layers
+    figures/...                            PNG + SVG (see bmsc_dge.figures)
+    report.html                            self-contained report
     summary.md                             short human-readable summary
     manifest.json                          inputs + checksums, resolved config, versions, timings
     warnings.txt                           warnings raised during the run
@@ -16,28 +21,22 @@ Files (under the run folder)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.config import Contrast, StudyConfig, config_to_dict
-from bmsc_dge.export import write_json, write_text, write_tsv, write_workbook
+from bmsc_dge.config import StudyConfig, config_to_dict
+from bmsc_dge.export import write_h5ad, write_json, write_parquet, write_text, write_tsv, write_workbook
+from bmsc_dge.figures import write_figures
 from bmsc_dge.genesets import library_version
 from bmsc_dge.provenance import input_checksums, package_versions
+from bmsc_dge.qc import QCResult
+from bmsc_dge.report import write_report
+from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
-
-
-@dataclass
-class ContrastResult:
-    """Everything computed for one contrast."""
-
-    contrast: Contrast
-    de: pd.DataFrame
-    gsea: pd.DataFrame
-    targets: pd.DataFrame
-    curves: dict[str, Any] = field(default_factory=dict)
 
 
 def summary_markdown(
@@ -91,24 +90,29 @@ def write_run_outputs(
     cfg: StudyConfig,
     *,
     results: list[ContrastResult],
-    qc: pd.DataFrame,
+    qc: QCResult,
     gene_filter: pd.DataFrame,
     coverage: pd.DataFrame,
     mapping: dict[str, Any],
     warnings: list[str],
     timings: dict[str, float],
-) -> dict[str, str]:
+    adata: ad.AnnData,
+    normalized: pd.DataFrame,
+) -> dict[str, Any]:
     """Write every output file of a run into ``run``'s partial folder.
 
     Returns
     -------
     dict
-        ``label -> path relative to the run folder`` of the files written.
+        The manifest (also written as ``manifest.json``); ``manifest["files"]`` maps labels to
+        paths relative to the run folder.
     """
     written: dict[str, str] = {}
+    t0 = time.perf_counter()
 
     def put(label: str, df: pd.DataFrame, *parts: str) -> None:
         p = write_tsv(df, run.path(*parts))
+        write_parquet(df, p.with_suffix(".parquet"))
         written[label] = str(p.relative_to(run.partial))
 
     sheets: dict[str, pd.DataFrame] = {}
@@ -120,17 +124,35 @@ def write_run_outputs(
         sheets[f"targets {n}"] = r.targets
         sheets[f"gsea {n}"] = r.gsea
         sheets[f"de {n}"] = r.de
-    put("qc/samples", qc, "tables", "qc", "samples.tsv")
+    put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
+    put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
+    put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
     put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
     put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
-    sheets["qc samples"] = qc
+    sheets["qc samples"] = qc.samples
     sheets["gene-set coverage"] = coverage
     wb = write_workbook(sheets, run.path(f"{cfg.name}.xlsx"))
     written["workbook"] = str(wb.relative_to(run.partial))
-    write_text(summary_markdown(cfg, results, qc), run.path("summary.md"))
+    h5 = write_h5ad(
+        study_anndata(adata, normalized, qc.vst), run.path("matrices", "filtered_normalized.h5ad")
+    )
+    written["h5ad"] = str(h5.relative_to(run.partial))
+    timings["write_tables"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    figures = write_figures(run, cfg, results, qc)
+    written.update({f"figure:{k}": v for k, v in figures.items()})
+    timings["figures"] = time.perf_counter() - t1
+    write_text(summary_markdown(cfg, results, qc.samples), run.path("summary.md"))
     write_text("\n".join(warnings) + ("\n" if warnings else ""), run.path("warnings.txt"))
-    written.update({"summary": "summary.md", "warnings": "warnings.txt", "manifest": "manifest.json"})
-    manifest = {
+    written.update(
+        {
+            "summary": "summary.md",
+            "warnings": "warnings.txt",
+            "manifest": "manifest.json",
+            "report": "report.html",
+        }
+    )
+    manifest: dict[str, Any] = {
         "run_id": run.run_id,
         "study": cfg.name,
         "inputs": input_checksums(
@@ -141,8 +163,34 @@ def write_run_outputs(
         "versions": package_versions(),
         "gene_sets": {"curated_library": library_version(), "collections": cfg.gene_sets.collections},
         "id_mapping": mapping,
-        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "timings_seconds": timings,
         "files": written,
     }
+    t2 = time.perf_counter()
+    write_report(
+        run.partial,
+        cfg,
+        run_id=run.run_id,
+        results=results,
+        qc=qc,
+        figures=figures,
+        manifest=manifest,
+        warnings=warnings,
+        n_genes=adata.n_vars,
+    )
+    timings["report"] = time.perf_counter() - t2
+    manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     write_json(manifest, run.path("manifest.json"))
-    return written
+    return manifest
+
+
+def study_anndata(adata: ad.AnnData, normalized: pd.DataFrame, vst: pd.DataFrame) -> ad.AnnData:
+    """Filtered counts with DESeq2-normalised and VST layers, for ``.h5ad`` export."""
+    out = ad.AnnData(X=np.asarray(adata.layers["counts"]).copy(), obs=adata.obs.copy(), var=adata.var.copy())
+    out.layers["counts"] = np.asarray(adata.layers["counts"]).copy()
+    out.layers["normalized"] = normalized.reindex(index=adata.obs_names, columns=adata.var_names).to_numpy()
+    out.layers["vst"] = vst.reindex(index=adata.obs_names, columns=adata.var_names).to_numpy()
+    for col in out.obs.columns:
+        if out.obs[col].dtype == object:
+            out.obs[col] = out.obs[col].astype(str)
+    return out

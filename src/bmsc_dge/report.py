@@ -1,0 +1,154 @@
+"""One self-contained HTML report per run (images embedded as base64; opens offline)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from bmsc_dge.config import StudyConfig
+from bmsc_dge.export import write_text
+from bmsc_dge.qc import QCResult
+from bmsc_dge.results import ContrastResult
+
+
+def _img(folder: Path, rel: str, caption: str) -> dict[str, str]:
+    data = base64.b64encode((folder / rel).read_bytes()).decode("ascii")
+    return {"src": f"data:image/png;base64,{data}", "caption": caption}
+
+
+def _html(df: pd.DataFrame) -> str:
+    return str(
+        df.to_html(float_format=lambda v: f"{v:.3g}", index=False, border=0, na_rep="NA")
+    )  # escapes text
+
+
+def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
+    """A methods paragraph with the settings and package versions of the run."""
+    filt = (
+        f"edgeR filterByExpr-style low-count filter (min_count {cfg.filter.min_count}, min_total_count "
+        f"{cfg.filter.min_total_count})"
+        if cfg.prefilter and cfg.filter.method == "filterbyexpr"
+        else ("a minimum-count filter" if cfg.prefilter else "no low-count prefilter")
+    )
+    return (
+        f"Counts were checked and filtered with {filt}. Differential expression used PyDESeq2 "
+        f"{versions.get('pydeseq2')} with R DESeq2-faithful dispersion estimation, dispersion trend and "
+        f"independent filtering (bmsc-dge {versions.get('bmsc-dge')}; see docs/statistics.md), design "
+        f"{cfg.design}, Wald tests (or likelihood-ratio tests where configured), Cook's outlier handling and "
+        f"independent filtering at alpha = {cfg.alpha}; shrunken log2 fold changes use PyDESeq2's apeGLM-style "
+        f"prior. Gene-set enrichment used gseapy {versions.get('gseapy')} prerank on the Wald statistic with "
+        f"{cfg.gene_sets.permutations} gene-set permutations (seed {cfg.seed}), set sizes {cfg.gene_sets.min_size}-"
+        f"{cfg.gene_sets.max_size}, FDR per collection. Sample QC used scanpy {versions.get('scanpy')} on the "
+        f"blind variance-stabilising transformation. Runs were orchestrated with Prefect {versions.get('prefect')}."
+    )
+
+
+def write_report(
+    folder: Path,
+    cfg: StudyConfig,
+    *,
+    run_id: str,
+    results: list[ContrastResult],
+    qc: QCResult,
+    figures: dict[str, str],
+    manifest: dict[str, Any],
+    warnings: list[str],
+    n_genes: int,
+) -> Path:
+    """Render ``report.html`` into ``folder`` (the partial run folder) and return its path."""
+    contrasts = []
+    for r in results:
+        n = r.contrast.name
+        sig = r.de["padj"] < cfg.alpha
+        cur = r.gsea[r.gsea["collection"] == "curated"].sort_values("nes")
+        other = r.gsea[r.gsea["collection"] != "curated"].sort_values("fdr").head(15)
+        de_figs = [
+            _img(folder, figures[k], cap)
+            for k, cap in (
+                (f"de/{n}/volcano", "Volcano: top targets and most significant genes labelled"),
+                (f"de/{n}/ma", "MA plot (shrunken log2 fold change)"),
+                (f"de/{n}/heatmap", "Top DE genes across samples (VST z-scores)"),
+            )
+            if k in figures
+        ]
+        gsea_figs = [
+            _img(folder, v, k.split("/")[-1]) for k, v in figures.items() if k.startswith(f"gsea/{n}/")
+        ]
+        contrasts.append(
+            {
+                "name": n,
+                "label": r.contrast.label,
+                "n_sig": int(sig.sum()),
+                "n_up": int((sig & (r.de["log2FoldChange"] > 0)).sum()),
+                "n_down": int((sig & (r.de["log2FoldChange"] < 0)).sum()),
+                "n_tested": int(r.de["padj"].notna().sum()),
+                "n_sets": int((cur["fdr"] < cfg.gene_sets.fdr).sum()),
+                "top_target": r.targets["symbol"].iloc[0] if len(r.targets) else "-",
+                "de_figures": de_figs,
+                "de_table": _html(r.de.head(30)),
+                "gsea_table": _html(cur[["term", "size", "es", "nes", "pval", "fdr", "leading_edge"]]),
+                "gsea_other": _html(other[["term", "collection", "size", "nes", "fdr"]]),
+                "gsea_figures": gsea_figs,
+                "target_figures": [
+                    _img(folder, figures[f"targets/{n}"], "Score components of the top 20 targets")
+                ]
+                if f"targets/{n}" in figures
+                else [],
+                "targets_table": _html(
+                    r.targets.head(cfg.targets.top_n)[
+                        [
+                            "rank",
+                            "symbol",
+                            "gene_id",
+                            "score",
+                            "direction",
+                            "log2FoldChange_shrunk",
+                            "padj",
+                            "evidence",
+                        ]
+                    ]
+                ),
+            }
+        )
+    qc_figs = [
+        _img(folder, v, k.split("/")[-1].replace("_", " ")) for k, v in figures.items() if k.startswith("qc/")
+    ]
+    env = jinja2.Environment(
+        autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined
+    )
+    template = env.from_string(
+        (files("bmsc_dge") / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    )
+    mapping = manifest.get("id_mapping", {})
+    html = template.render(
+        study=cfg.name,
+        run_id=run_id,
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        versions=manifest["versions"],
+        design=cfg.design,
+        species=cfg.species,
+        n_samples=len(qc.samples),
+        n_genes=n_genes,
+        prefilter=cfg.filter.method if cfg.prefilter else "off",
+        id_mapping=f"{mapping.get('id_type')}, {mapping.get('n_mapped')}/{mapping.get('n_genes')} mapped",
+        alpha=cfg.alpha,
+        gsea_fdr=cfg.gene_sets.fdr,
+        inputs=manifest["inputs"],
+        contrasts=contrasts,
+        qc_table=_html(qc.samples),
+        qc_figures=qc_figs,
+        outlier_threshold=f"{float(qc.outliers['threshold'].iloc[0]):.2f}" if len(qc.outliers) else "NA",
+        dotplot=_img(folder, figures["gsea/dotplot"], "NES and FDR of curated sets across contrasts")
+        if "gsea/dotplot" in figures
+        else None,
+        geneset_version=manifest["gene_sets"]["curated_library"],
+        methods=methods_text(cfg, manifest["versions"]),
+        warnings=warnings,
+    )
+    return write_text(html, folder / "report.html")

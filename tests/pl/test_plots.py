@@ -1,0 +1,102 @@
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bmsc_dge import pl
+from bmsc_dge.config import TargetWeights
+
+
+def _de(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    lfc = rng.normal(0, 0.5, n)
+    lfc[:5] = [-2.5, 1.8, -1.2, 1.4, -1.0]
+    padj = np.clip(10 ** (-np.abs(lfc) * rng.uniform(1, 8, n)), 1e-40, 1)
+    sym = ["FOXQ1", "LEP", "GPX4", "DKK1", "NIPA2"] + [f"G{i}" for i in range(5, n)]
+    return pd.DataFrame(
+        {
+            "gene_id": [f"E{i}" for i in range(n)],
+            "symbol": sym,
+            "baseMean": rng.uniform(1, 1e4, n),
+            "log2FoldChange": lfc,
+            "log2FoldChange_shrunk": lfc * 0.9,
+            "padj": padj,
+        }
+    )
+
+
+def _texts(fig: Figure) -> set[str]:
+    return {t.get_text() for ax in fig.axes for t in ax.texts}
+
+
+def test_volcano_labels_requested_genes(tmp_path):
+    fig = pl.volcano(_de(), alpha=0.05, label=["FOXQ1", "GPX4"], title="t")
+    assert isinstance(fig, Figure)
+    assert {"FOXQ1", "GPX4"} <= _texts(fig)
+    png, svg = pl.save_figure(fig, tmp_path / "contrast.volcano")
+    assert png.name == "contrast.volcano.png" and svg.name == "contrast.volcano.svg"
+    assert png.stat().st_size > 5000 and svg.read_text().startswith("<?xml")
+
+
+def test_ma_and_heatmap_and_targets(tmp_path):
+    assert isinstance(pl.ma_plot(_de(), alpha=0.05, label=["FOXQ1"]), Figure)
+    z = pd.DataFrame(
+        np.random.default_rng(1).normal(size=(5, 6)), index=list("ABCDE"), columns=[f"S{i}" for i in range(6)]
+    )
+    groups = pd.Series(["a", "a", "a", "b", "b", "b"], index=z.columns)
+    assert isinstance(pl.top_gene_heatmap(z, groups), Figure)
+    targets = pd.DataFrame(
+        {
+            "symbol": ["FOXQ1", "LEP"],
+            "direction": ["down", "up"],
+            "de_score": [0.9, 0.7],
+            "leading_edge_score": [0.5, 0.0],
+            "prior_score": [1.0, 0.75],
+        }
+    )
+    fig = pl.target_evidence(targets, TargetWeights())
+    widths = [p.get_width() for p in fig.axes[0].patches]
+    assert len(widths) == 6  # 2 targets x 3 components
+    # bars are drawn bottom-up (LEP first); the DE segments carry weight 0.6 x de_score
+    np.testing.assert_allclose(sorted(widths[:2]), sorted([0.6 * 0.7, 0.6 * 0.9]))
+
+
+def test_gsea_plots():
+    ranking = pd.Series(np.linspace(5, -5, 200), index=[f"G{i}" for i in range(200)])
+    curve = {"res": list(np.sin(np.linspace(0, 3, 200))), "hits": [1, 5, 9]}
+    assert isinstance(pl.running_score(curve, ranking, term="SET", nes=2.0, fdr=0.0), Figure)
+    g = pd.DataFrame(
+        {
+            "term": ["A", "B", "A", "B"],
+            "contrast": ["c1", "c1", "c2", "c2"],
+            "nes": [2.0, -1.5, 0.3, -2.2],
+            "fdr": [0.001, 0.04, 0.8, 0.0],
+        }
+    )
+    fig = pl.enrichment_dotplot(g)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["c1", "c2"]
+
+
+def test_qc_plots():
+    scores = pd.DataFrame(
+        {
+            "sample": ["a", "b", "c", "d"],
+            "PC1": [1, 2, -1, -2],
+            "PC2": [0, 1, 0, -1],
+            "condition": ["x", "x", "y", "y"],
+            "batch": ["1", "2", "1", "2"],
+        }
+    )
+    ratio = pd.Series({"PC1": 0.6, "PC2": 0.2})
+    fig = pl.pca_plot(scores, ratio, color="condition", marker="batch")
+    assert "60.0%" in fig.axes[0].get_xlabel()
+    corr = pd.DataFrame(np.eye(3), index=list("abc"), columns=list("abc"))
+    assert isinstance(pl.correlation_heatmap(corr), Figure)
+    qc = pd.DataFrame(
+        {
+            "sample": list("abc"),
+            "library_size": [1e7, 2e7, 3e7],
+            "detected_genes": [1, 2, 3],
+            "condition": ["x", "y", "y"],
+        }
+    )
+    assert isinstance(pl.library_sizes(qc, color="condition"), Figure)
