@@ -20,9 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from bmsc_dge import de as de_mod
 from bmsc_dge import gsea as gsea_mod
 from bmsc_dge.artifacts import artifact_keys, gsea_records, targets_records
+from bmsc_dge.changes import compare_contrast, previous_run
 from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
 from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
 from bmsc_dge.outputs import summary_markdown, write_run_outputs
+from bmsc_dge.pipeline import FitGroupResult, analyse_fit_group
 from bmsc_dge.qc import QCResult, run_qc
 from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
@@ -168,6 +170,8 @@ def write_outputs_task(
     timings: dict[str, float],
     adata: ad.AnnData,
     normalized: pd.DataFrame,
+    changes: dict[str, pd.DataFrame],
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     """Write tables, matrices, figures, report, summary and manifest into the partial run folder."""
     return write_run_outputs(
@@ -182,6 +186,8 @@ def write_outputs_task(
         timings=timings,
         adata=adata,
         normalized=normalized,
+        changes=changes,
+        extra=extra,
     )
 
 
@@ -216,6 +222,61 @@ def publish_artifacts_task(
     return keys
 
 
+@task(name="fit-group", cache_policy=NO_CACHE)
+def fit_group_task(
+    adata: ad.AnnData,
+    frame: pd.DataFrame,
+    cfg: StudyConfig,
+    references: dict[str, str],
+    contrasts: list[Contrast],
+    matched: dict[str, dict[str, list[str]]],
+    curated: list[GeneSet],
+) -> FitGroupResult:
+    """One DESeq2 fit and all its contrasts (the unit of work sent to a Dask worker)."""
+    return analyse_fit_group(adata, frame, cfg, references, contrasts, matched, curated)
+
+
+def _dask_runner(cfg: StudyConfig) -> Any:
+    from prefect_dask import DaskTaskRunner
+
+    if cfg.execution.address:
+        return DaskTaskRunner(address=cfg.execution.address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": cfg.execution.n_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
+@flow(name="analyse-on-dask")
+def analyse_on_dask(
+    adata: ad.AnnData,
+    frame: pd.DataFrame,
+    cfg: StudyConfig,
+    groups: list[tuple[dict[str, str], list[Contrast]]],
+    matched: dict[str, dict[str, list[str]]],
+    curated: list[GeneSet],
+) -> list[FitGroupResult]:
+    """Submit one task per fit group to the Dask cluster and gather the results."""
+    futures = [
+        fit_group_task.submit(adata, frame, cfg, refs, contrasts, matched, curated)
+        for refs, contrasts in groups
+    ]
+    return [f.result() for f in futures]
+
+
+def _groups(cfg: StudyConfig) -> list[tuple[dict[str, str], list[Contrast]]]:
+    """Contrasts grouped by the reference levels (hence the DESeq2 fit) they need, in config order."""
+    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[Contrast]]] = {}
+    for c in cfg.contrasts:
+        refs = de_mod.fit_references(c, cfg.reference_levels)
+        groups.setdefault(tuple(sorted(refs.items())), (refs, []))[1].append(c)
+    return list(groups.values())
+
+
 @flow(name="bmsc-dge", log_prints=False)
 def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
     """Run the whole study described by ``config_path``; return the completed run folder."""
@@ -227,6 +288,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
     t0 = time.perf_counter()
     try:
         cfg = load_config_task(config_path, outdir)
+        previous = previous_run(cfg.outdir)
         run = RunDir(cfg.outdir)
         run.create()
         try:
@@ -238,22 +300,32 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             matched, collections, coverage = gene_sets_task(cfg, list(adata.var["symbol"].astype(str)))
             curated = collections.get("curated", [])
             timings["gene_sets"] = time.perf_counter() - t
-            fits: dict[tuple[tuple[str, str], ...], de_mod.DEFit] = {}
-            results = []
-            for c in cfg.contrasts:
-                refs = de_mod.fit_references(c, cfg.reference_levels)
-                key = tuple(sorted(refs.items()))
-                if key not in fits:
-                    t = time.perf_counter()
-                    fits[key] = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
-                    timings["deseq2_fit:" + ",".join(f"{k}={v}" for k, v in key)] = time.perf_counter() - t
-                t = time.perf_counter()
-                results.append(analyse_contrast(fits[key], c, cfg, matched, curated))
-                timings[f"contrast:{c.name}"] = time.perf_counter() - t
-            first_fit = next(iter(fits.values()))
+            groups = _groups(cfg)
             t = time.perf_counter()
-            qc = qc_task(adata, de_mod.size_factors(first_fit), cfg.design_variables, cfg.de.n_cpus)
+            if cfg.execution.engine == "dask":
+                runner = _dask_runner(cfg)
+                group_results = analyse_on_dask.with_options(task_runner=runner)(
+                    adata, study.frame, cfg, groups, matched, curated
+                )
+            else:
+                group_results = []
+                for refs, contrasts in groups:
+                    fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
+                    res = [analyse_contrast(fit, c, cfg, matched, curated) for c in contrasts]
+                    group_results.append(
+                        FitGroupResult(
+                            results=res,
+                            size_factors=de_mod.size_factors(fit),
+                            normalized=de_mod.normalized_counts(fit),
+                        )
+                    )
+            timings["de_gsea_targets"] = time.perf_counter() - t
+            results = [r for g in group_results for r in g.results]
+            executed_on = {r.contrast.name: g.executed_on for g in group_results for r in g.results}
+            t = time.perf_counter()
+            qc = qc_task(adata, group_results[0].size_factors, cfg.design_variables, cfg.de.n_cpus)
             timings["qc"] = time.perf_counter() - t
+            changes = changes_task(previous, results, cfg) if previous is not None else {}
             timings["total_before_write"] = time.perf_counter() - t0
             write_outputs_task(
                 run,
@@ -266,7 +338,9 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                 collector.messages,
                 timings,
                 adata,
-                de_mod.normalized_counts(first_fit),
+                group_results[0].normalized,
+                changes,
+                {"executed_on": executed_on, "previous_run": str(previous) if previous else None},
             )
             final = run.commit()
             publish_artifacts_task(cfg, results, qc, final)
@@ -277,6 +351,26 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
         lib_logger.removeHandler(collector)
     logger.info("results: %s", final)
     return str(final)
+
+
+@task(name="what-changed", cache_policy=NO_CACHE)
+def changes_task(previous: Path, results: list[ContrastResult], cfg: StudyConfig) -> dict[str, pd.DataFrame]:
+    """Compare every contrast with the previous completed run of the same outdir."""
+    out = {}
+    for r in results:
+        table = compare_contrast(
+            previous,
+            r.contrast.name,
+            r.de,
+            r.gsea,
+            r.targets,
+            alpha=cfg.alpha,
+            fdr=cfg.gene_sets.fdr,
+            top_n=cfg.targets.top_n,
+        )
+        if table is not None:
+            out[r.contrast.name] = table
+    return out
 
 
 def run_config(config_path: str | Path, outdir: str | Path | None = None) -> Path:

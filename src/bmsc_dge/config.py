@@ -144,6 +144,14 @@ class TargetConfig(_Strict):
     top_n: int = Field(50, ge=1)
 
 
+class ExecutionConfig(_Strict):
+    """Where contrasts run: in-process (``local``) or on Dask through prefect-dask."""
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    n_workers: int = Field(2, ge=1)
+
+
 class StudyConfig(_Strict):
     """A whole study: inputs, design, contrasts and analysis settings.
 
@@ -165,6 +173,7 @@ class StudyConfig(_Strict):
     de: DEConfig = Field(default_factory=DEConfig)
     gene_sets: GeneSetConfig = Field(default_factory=GeneSetConfig)
     targets: TargetConfig = Field(default_factory=TargetConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     reference_levels: dict[str, str] = Field(default_factory=dict)
     counts_format: Literal["auto", "table", "featurecounts"] = "auto"
     symbol_column: str | None = None

@@ -98,6 +98,8 @@ def write_run_outputs(
     timings: dict[str, float],
     adata: ad.AnnData,
     normalized: pd.DataFrame,
+    changes: dict[str, pd.DataFrame] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write every output file of a run into ``run``'s partial folder.
 
@@ -124,6 +126,9 @@ def write_run_outputs(
         sheets[f"targets {n}"] = r.targets
         sheets[f"gsea {n}"] = r.gsea
         sheets[f"de {n}"] = r.de
+    for n, table in (changes or {}).items():
+        put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")
+        sheets[f"changes {n}"] = table
     put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
     put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
     put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
@@ -165,6 +170,7 @@ def write_run_outputs(
         "id_mapping": mapping,
         "timings_seconds": timings,
         "files": written,
+        **(extra or {}),
     }
     t2 = time.perf_counter()
     write_report(
