@@ -32,7 +32,7 @@ def wait_http(url: str, timeout: float = 90.0) -> None:
     end = time.time() + timeout
     while time.time() < end:
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -266,7 +266,7 @@ def test_inbox_reanalyses_only_when_inputs_change(prefect_harness, tmp_path):
     }
     manifest = json.loads((Path(third["run"]) / "manifest.json").read_text())
     assert manifest["previous_run"] == str(Path(first["run"]).resolve())
-    print(f"unchanged inbox re-run took {unchanged_seconds:.1f} s")  # noqa: T201
+    print(f"unchanged inbox re-run took {unchanged_seconds:.1f} s")
 
 
 @pytest.mark.e2e

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -157,18 +157,17 @@ def serve(
     if (cron is None) == (interval is None):
         raise typer.BadParameter("give exactly one of --cron or --interval")
     os.environ.setdefault("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    from datetime import UTC, datetime, timedelta
+
     from prefect import serve as prefect_serve
+    from prefect.schedules import Interval
 
     from flows.analysis import bmsc_dge_flow
     from flows.inbox import inbox_flow
 
-    from datetime import UTC, datetime, timedelta
-
-    from prefect.schedules import Interval
-
     # An interval schedule anchored 10 s ahead, so the first run comes right after serving starts
     # (Prefect's default anchor, "now", would put it one whole interval later).
-    schedule: dict[str, object] = (
+    schedule: dict[str, Any] = (
         {"cron": cron}
         if cron
         else {
