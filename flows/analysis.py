@@ -6,6 +6,7 @@ contrast; contrasts sharing (variable, reference) share one DESeq2 fit. Only the
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from pathlib import Path
@@ -31,16 +32,26 @@ from bmsc_dge.rundir import RunDir
 from bmsc_dge.study import Study, apply_prefilter, load_study
 from bmsc_dge.targets import rank_targets
 
+_ACTIVE_COLLECTOR: contextvars.ContextVar[_WarningCollector | None]
+
 
 class _WarningCollector(logging.Handler):
-    """Keeps WARNING+ records of the bmsc_dge loggers for the run's warnings.txt."""
+    """Keeps WARNING+ records of the bmsc_dge loggers for this run's warnings.txt.
+
+    Several runs may share a process (threads, batch runs): a record is kept only when it was
+    emitted in this run's context (Prefect copies context variables into its task threads).
+    """
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.levelname}: {record.getMessage()}")
+        if _ACTIVE_COLLECTOR.get() is self:
+            self.messages.append(f"{record.levelname}: {record.getMessage()}")
+
+
+_ACTIVE_COLLECTOR = contextvars.ContextVar("bmsc_dge_warning_collector", default=None)
 
 
 @task(name="load-config", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -282,6 +293,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
     """Run the whole study described by ``config_path``; return the completed run folder."""
     logger = get_run_logger()
     collector = _WarningCollector()
+    token = _ACTIVE_COLLECTOR.set(collector)
     lib_logger = logging.getLogger("bmsc_dge")
     lib_logger.addHandler(collector)
     timings: dict[str, float] = {}
@@ -349,6 +361,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             raise
     finally:
         lib_logger.removeHandler(collector)
+        _ACTIVE_COLLECTOR.reset(token)
     logger.info("results: %s", final)
     return str(final)
 

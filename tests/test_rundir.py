@@ -51,5 +51,9 @@ def test_paths_cannot_escape(tmp_path):
 def test_run_id_format_and_stale_cleanup(tmp_path):
     rid = new_run_id()
     assert len(rid) == len("20261128T000000Z-abcdef") and rid[8] == "T"
+    live = RunDir(tmp_path)
+    live.create()  # owned by this (alive) process: kept
     (tmp_path / ".partial-old").mkdir()
+    (tmp_path / ".partial-old" / ".owner").write_text(f"{__import__('socket').gethostname()} 999999999\n")
     assert clean_stale_partials(tmp_path) == [tmp_path / ".partial-old"]
+    assert live.partial.is_dir()

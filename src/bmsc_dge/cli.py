@@ -61,9 +61,12 @@ def validate(
     from bmsc_dge.config import load_config
     from bmsc_dge.study import load_study
 
+    from bmsc_dge.study import check_gene_sets
+
     try:
         cfg = load_config(config)
         study = load_study(cfg)
+        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
     except BmscDgeError as exc:
         raise _fail(exc) from None
     out.print(f"ok: {study.adata.n_vars} genes x {study.adata.n_obs} samples; {study.mapping.as_text()}")
@@ -82,9 +85,12 @@ def run(
     from bmsc_dge.config import load_config
     from bmsc_dge.study import load_study
 
+    from bmsc_dge.study import check_gene_sets
+
     try:  # pre-flight: bad input is reported in one line before Prefect starts
         cfg = load_config(config, outdir=outdir)
-        load_study(cfg)
+        study = load_study(cfg)
+        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
     except BmscDgeError as exc:
         raise _fail(exc) from None
     from flows.analysis import run_config

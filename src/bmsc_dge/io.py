@@ -131,6 +131,18 @@ def read_table(path: str | Path, *, error: type[InputError] = InputError) -> tup
     if not body:
         raise error("file holds only comment lines", file=path, hint="check the export")
     delim = "\t" if fmt == "featurecounts" else _sniff_delimiter(body, path, error)
+    header = next(csv.reader([body[0]], delimiter=delim))
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name and name in seen:
+            raise error(
+                f"column '{name}' appears twice in the header",
+                file=path,
+                row=1,
+                column=name,
+                hint="each sample (and annotation column) must appear once",
+            )
+        seen.add(name)
     try:
         df = pd.read_csv(
             io.StringIO("\n".join(body)),

@@ -18,12 +18,15 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bmsc_dge.errors import RunDirError
 
 logger = logging.getLogger(__name__)
+
+OWNER_FILE = ".owner"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -52,15 +55,17 @@ class RunDir:
         self.final = self.outdir / "runs" / self.run_id
 
     def create(self) -> Path:
-        """Create the partial folder and return it."""
+        """Create the partial folder (after removing those of killed runs) and return it."""
         try:
             self.outdir.mkdir(parents=True, exist_ok=True)
             (self.outdir / "runs").mkdir(exist_ok=True)
+            clean_stale_partials(self.outdir)
         except OSError as exc:
             raise RunDirError(f"cannot create output folder {self.outdir}: {exc.strerror}") from exc
         if self.final.exists() or self.partial.exists():
             raise RunDirError(f"run folder for {self.run_id} already exists; refusing to overwrite it")
         self.partial.mkdir()
+        (self.partial / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
         return self.partial
 
     def path(self, *parts: str) -> Path:
@@ -76,6 +81,7 @@ class RunDir:
         """Move the finished run into ``runs/`` and point ``latest`` at it."""
         if self.final.exists():
             raise RunDirError(f"run folder {self.final} already exists; refusing to overwrite it")
+        (self.partial / OWNER_FILE).unlink(missing_ok=True)
         os.rename(self.partial, self.final)
         link_tmp = self.outdir / f".latest-{self.run_id}"
         link_tmp.unlink(missing_ok=True)
@@ -89,15 +95,38 @@ class RunDir:
         shutil.rmtree(self.partial, ignore_errors=True)
 
 
-def clean_stale_partials(outdir: str | Path, *, keep: set[str] | None = None) -> list[Path]:
-    """Remove ``.partial-*`` folders left by killed runs (except those in ``keep``)."""
+def _owner_alive(partial: Path) -> bool:
+    """Whether the process that created ``partial`` still runs (on this host)."""
+    try:
+        host, pid = (partial / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):
+        return False
+    if host != socket.gethostname():
+        return True  # another machine's run: leave it alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_partials(outdir: str | Path) -> list[Path]:
+    """Remove ``.partial-*`` folders of runs that were killed (their process is gone).
+
+    Partial folders of runs still in progress (owner process alive) are kept, so a manual run
+    never deletes the folder of a concurrent scheduled run.
+    """
     removed: list[Path] = []
     root = Path(outdir)
     if not root.is_dir():
         return removed
     for p in root.glob(".partial-*"):
-        if keep and p.name.removeprefix(".partial-") in keep:
+        if _owner_alive(p):
             continue
         shutil.rmtree(p, ignore_errors=True)
+        (root / f".latest-{p.name.removeprefix('.partial-')}").unlink(missing_ok=True)
         removed.append(p)
+        logger.warning("removed %s left by an interrupted run", p)
     return removed

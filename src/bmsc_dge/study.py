@@ -17,7 +17,8 @@ from formulaic import model_matrix
 from bmsc_dge import io, validation
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.de import fit_references, resolve_coefficient, with_references
-from bmsc_dge.errors import DesignError
+from bmsc_dge.errors import DesignError, GeneSetError
+from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.filtering import low_count_mask
 from bmsc_dge.ids import MappingReport, map_to_symbols
 
@@ -125,6 +126,31 @@ def load_study(cfg: StudyConfig) -> Study:
     }
     logger.info("loaded %d genes x %d samples (%s format)", adata.n_vars, adata.n_obs, fmt)
     return Study(adata=adata, frame=frame[variables], design_matrix=dm, mapping=report, counts_format=fmt)
+
+
+def check_gene_sets(cfg: StudyConfig, symbols: list[str]) -> None:
+    """Load the configured collections and refuse a user GMT that shares no gene with the data.
+
+    Raises
+    ------
+    GeneSetError
+        For an unreadable GMT, built-in collections with ``species: other``, or a GMT whose genes
+        never occur in the data (usually other IDs or another species).
+    """
+    collections = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
+    by_stem = {f"gmt:{p.stem}": p for p in cfg.gene_sets.gmt}
+    for name, sets in collections.items():
+        if name not in by_stem:
+            continue
+        _, cov = restrict_to_data(sets, symbols, cfg.species)
+        if int(cov["found"].sum()) == 0:
+            example = next(iter(sets)).genes[:3]
+            raise GeneSetError(
+                f"none of the {len(sets)} gene sets shares a gene with the data (e.g. {', '.join(example)} "
+                f"vs data symbols such as {', '.join(symbols[:3])})",
+                file=by_stem[name],
+                hint="use the same gene symbols and species as the counts (HGNC for human, MGI for mouse)",
+            )
 
 
 def smallest_group(frame: pd.DataFrame, cfg: StudyConfig) -> int:

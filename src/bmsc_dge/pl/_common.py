@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -21,12 +17,16 @@ def figure_and_axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.5)) -> 
     """Use ``ax`` when given, else make a new figure."""
     if ax is not None:
         return cast(Figure, ax.figure), ax
-    fig, new_ax = plt.subplots(figsize=size, layout="constrained")
-    return fig, new_ax
+    fig = Figure(figsize=size, layout="constrained")  # no pyplot: safe in concurrent runs
+    return fig, fig.add_subplot()
 
 
 def save_figure(fig: Figure, stem: str | Path, *, dpi: int = 130) -> list[Path]:
-    """Write ``stem.png`` and ``stem.svg``; close the figure; return both paths."""
+    """Write ``stem.png`` and ``stem.svg``; return both paths.
+
+    Figures are plain :class:`matplotlib.figure.Figure` objects (never registered with pyplot), so
+    nothing needs closing and concurrent runs in threads do not share state.
+    """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -34,5 +34,4 @@ def save_figure(fig: Figure, stem: str | Path, *, dpi: int = 130) -> list[Path]:
         p = stem.parent / f"{stem.name}.{ext}"  # stems may contain dots (T2DM_vs_control.volcano)
         fig.savefig(p, dpi=dpi)
         paths.append(p)
-    plt.close(fig)
     return paths

@@ -14,17 +14,9 @@ def running_score(
     curve: dict, ranking: pd.Series, *, term: str, nes: float, fdr: float, ax: Axes | None = None
 ) -> Figure:
     """Running enrichment score with hit positions and the ranked metric (gseapy's layout)."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        fig, axes = plt.subplots(
-            3,
-            1,
-            figsize=(6.0, 4.5),
-            sharex=True,
-            layout="constrained",
-            gridspec_kw={"height_ratios": [3, 0.6, 1.4]},
-        )
+        fig = Figure(layout="constrained", figsize=(6.0, 4.5))
+        axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.6, 1.4]})
     else:
         fig = ax.figure  # type: ignore[assignment]
         axes = [ax, ax.inset_axes((0, -0.3, 1, 0.2)), ax.inset_axes((0, -0.65, 1, 0.3))]
@@ -49,14 +41,11 @@ def enrichment_dotplot(gsea: pd.DataFrame, *, fdr: float = 0.05, ax: Axes | None
 
     ``gsea`` needs columns ``term``, ``contrast``, ``nes``, ``fdr``.
     """
-    import matplotlib.pyplot as plt
-
     terms = list(gsea.groupby("term")["nes"].mean().sort_values().index)
     contrasts = list(dict.fromkeys(gsea["contrast"]))
     if ax is None:
-        fig, ax = plt.subplots(
-            figsize=(2.5 + 1.4 * len(contrasts), 1.2 + 0.28 * len(terms)), layout="constrained"
-        )
+        fig = Figure(figsize=(2.5 + 1.4 * len(contrasts), 1.2 + 0.28 * len(terms)), layout="constrained")
+        ax = fig.add_subplot()
     else:
         fig = ax.figure  # type: ignore[assignment]
     xi = gsea["contrast"].map({c: i for i, c in enumerate(contrasts)})

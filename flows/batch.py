@@ -1,0 +1,27 @@
+"""Run many studies at once (one Prefect task per study, each running the analysis flow)."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.analysis import bmsc_dge_flow
+
+
+@task(name="run-study")
+def run_study(config_path: str) -> str:
+    """One study, as a subflow; returns its completed run folder."""
+    return bmsc_dge_flow(config_path)
+
+
+@flow(name="bmsc-dge-batch")
+def run_studies(config_paths: list[str], max_concurrency: int = 4) -> list[str]:
+    """Analyse every study config, ``max_concurrency`` at a time; return the run folders in order."""
+    runner_flow = _inner.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max_concurrency))  # type: ignore[arg-type]
+    return runner_flow(config_paths)
+
+
+@flow(name="bmsc-dge-batch-studies")
+def _inner(config_paths: list[str]) -> list[str]:
+    futures = [run_study.submit(p) for p in config_paths]
+    return [str(f.result()) for f in futures]
