@@ -116,7 +116,7 @@ def test_basic_auth_rejects_unauthenticated_api_calls(tmp_path):
                 url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers}
             )
             try:
-                with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback
+                with urllib.request.urlopen(req, timeout=10) as r:
                     return int(r.status)
             except urllib.error.HTTPError as e:
                 return int(e.code)

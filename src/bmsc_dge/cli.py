@@ -59,9 +59,7 @@ def validate(
     """Check the config, counts, sample sheet and design without running anything."""
     _logging(True)
     from bmsc_dge.config import load_config
-    from bmsc_dge.study import load_study
-
-    from bmsc_dge.study import check_gene_sets
+    from bmsc_dge.study import check_gene_sets, load_study
 
     try:
         cfg = load_config(config)
@@ -83,9 +81,7 @@ def run(
     prefect_environment()
     _logging(False)
     from bmsc_dge.config import load_config
-    from bmsc_dge.study import load_study
-
-    from bmsc_dge.study import check_gene_sets
+    from bmsc_dge.study import check_gene_sets, load_study
 
     try:  # pre-flight: bad input is reported in one line before Prefect starts
         cfg = load_config(config, outdir=outdir)

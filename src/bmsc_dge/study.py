@@ -18,8 +18,8 @@ from bmsc_dge import io, validation
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.de import fit_references, resolve_coefficient, with_references
 from bmsc_dge.errors import DesignError, GeneSetError
-from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.filtering import low_count_mask
+from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.ids import MappingReport, map_to_symbols
 
 logger = logging.getLogger(__name__)
