@@ -8,7 +8,7 @@ import pytest
 
 from flows.analysis import run_config
 
-from .conftest import ROOT, write_study
+from .conftest import ROOT, launch_chromium, write_study
 
 DE_COLS = [
     "gene_id",
@@ -161,17 +161,7 @@ def test_report_renders_in_headless_chromium(small_runs):
     _, run, _ = small_runs
     url = (run / "report.html").resolve().as_uri()
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("text=Ranked targets with evidence")

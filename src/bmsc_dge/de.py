@@ -46,6 +46,7 @@ from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.dispersion import (
     TrendFitError,
     genewise_dispersions_r,
+    irls_r,
     map_dispersions_r,
     parametric_trend_r,
 )
@@ -81,6 +82,33 @@ class RInference(DefaultInference):
     backend reproduces ``fitDisp`` / ``fitDispGrid`` (vectorised over genes). GLM fits, Wald tests
     and LFC shrinkage stay PyDESeq2's.
     """
+
+    def irls(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
+        self,
+        counts: np.ndarray,
+        size_factors: np.ndarray,
+        design_matrix: np.ndarray,
+        disp: np.ndarray,
+        min_mu: float,
+        beta_tol: float,
+        min_beta: float = -30,
+        max_beta: float = 30,
+        optimizer: str = "L-BFGS-B",
+        maxiter: int = 250,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        y = np.asarray(counts, dtype=float)
+        sf = np.asarray(size_factors, dtype=float)
+        x = np.asarray(design_matrix, dtype=float)
+        d = np.asarray(disp, dtype=float)
+        beta, mu, hat, conv = irls_r(y, sf, x, d, ridge=R_RIDGE, min_mu=min_mu)
+        if (~conv).any():  # R refits these with optim; PyDESeq2's per-gene solver does the same job
+            idx = np.flatnonzero(~conv)
+            b2, m2, h2, c2 = super().irls(
+                y[:, idx], sf, x, d[idx], min_mu, beta_tol, min_beta, max_beta, optimizer, maxiter
+            )  # type: ignore[arg-type]
+            beta[idx], mu[:, idx], hat[:, idx] = b2, m2, h2
+            conv[idx] = c2
+        return beta, mu, hat, conv
 
     def alpha_mle(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
         self,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bmsc_dge.errors import GeneSetError
+from bmsc_dge.export import write_text
 
 
 def read_gmt(path: str | Path) -> dict[str, tuple[str, list[str]]]:
@@ -89,21 +88,8 @@ def write_gmt(sets: Mapping[str, tuple[str, Sequence[str]]], path: str | Path) -
     pathlib.Path
         The written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
     for name, (desc, genes) in sets.items():
         clean = " ".join(str(desc).split())
         lines.append("\t".join([name, clean, *genes]))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text("\n".join(lines) + "\n", path)
