@@ -74,7 +74,7 @@ def prefect_server(tmp_path_factory):
 
 @pytest.mark.e2e
 def test_scheduled_example_run_completes_and_shows_in_ui(prefect_server, tmp_path):
-    """A deployment with an interval schedule, served by `bmsc-dge serve`, runs the example."""
+    """A deployment with a 2-minute interval schedule, served by `bmsc-dge serve`, runs the example."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
@@ -93,7 +93,7 @@ def test_scheduled_example_run_completes_and_shows_in_ui(prefect_server, tmp_pat
     }
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
     serve = subprocess.Popen(
-        [str(BIN / "bmsc-dge"), "serve", str(config), "--interval", "3600", "--name", "ci-test"],
+        [str(BIN / "bmsc-dge"), "serve", str(config), "--interval", "120", "--name", "ci-test"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
