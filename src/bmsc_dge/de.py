@@ -39,7 +39,6 @@ from formulaic import model_matrix
 from pydeseq2.dds import DeseqDataSet
 from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
-from scipy.special import gammaln
 from scipy.stats import chi2
 
 from bmsc_dge.config import Contrast, DEConfig
@@ -48,6 +47,7 @@ from bmsc_dge.dispersion import (
     genewise_dispersions_r,
     irls_r,
     map_dispersions_r,
+    nb_deviance,
     parametric_trend_r,
 )
 from bmsc_dge.errors import DesignError
@@ -352,19 +352,6 @@ def _contrast_vector(fit: DEFit, contrast: Contrast) -> tuple[np.ndarray, str | 
     return vec, name
 
 
-def _nb_loglik(counts: np.ndarray, mu: np.ndarray, disp: np.ndarray) -> np.ndarray:
-    """Per-gene negative-binomial log-likelihood (samples x genes inputs), as R's dnbinom sum."""
-    size = 1.0 / disp[None, :]
-    ll = (
-        gammaln(counts + size)
-        - gammaln(size)
-        - gammaln(counts + 1.0)
-        + size * np.log(size / (size + mu))
-        + counts * np.log(mu / (size + mu))
-    )
-    return np.asarray(ll.sum(axis=0))
-
-
 def lrt_statistics(fit: DEFit, reduced: str, cfg: DEConfig) -> tuple[np.ndarray, np.ndarray, int]:
     """Likelihood-ratio statistics and p-values against ``reduced`` for every gene.
 
@@ -407,7 +394,9 @@ def lrt_statistics(fit: DEFit, reduced: str, cfg: DEConfig) -> tuple[np.ndarray,
             min_mu=dds.min_mu,
             beta_tol=dds.beta_tol,
         )
-        lls.append(_nb_loglik(counts[:, nz], np.asarray(mu), disp[nz]))  # mu: samples x genes
+        lls.append(
+            -0.5 * nb_deviance(counts[:, nz], np.asarray(mu), disp[nz])
+        )  # log-likelihood; mu: samples x genes
     stat[nz] = 2.0 * (lls[0] - lls[1])  # may be slightly negative; R does not clip either
     return stat, chi2.sf(stat, df), df
 

@@ -12,7 +12,6 @@ Layout under the run folder::
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pandas as pd
 
@@ -114,8 +113,3 @@ def write_figures(
         )
     logger.info("wrote %d figures", len(out))
     return out
-
-
-def figure_path(run_folder: Path, rel: str) -> Path:
-    """Absolute path of a figure listed by :func:`write_figures`."""
-    return run_folder / rel
