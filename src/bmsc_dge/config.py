@@ -102,8 +102,14 @@ class FilterConfig(_Strict):
 
 
 class DEConfig(_Strict):
-    """PyDESeq2 settings; defaults follow R DESeq2."""
+    """PyDESeq2 settings; defaults follow R DESeq2.
 
+    ``engine`` picks the numerical backend: ``"bmsc-dge"`` (default) fits every gene at once with
+    R DESeq2's algorithms (:mod:`bmsc_dge.dispersion`, :mod:`bmsc_dge.glm`); ``"pydeseq2"`` is stock
+    PyDESeq2 (per-gene optimisers over ``n_cpus`` joblib processes), kept for comparison.
+    """
+
+    engine: Literal["bmsc-dge", "pydeseq2"] = "bmsc-dge"
     lfc_shrink: bool = True
     cooks_filter: bool = True
     independent_filter: bool = True

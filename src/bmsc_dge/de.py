@@ -20,8 +20,14 @@ Adjustment
 ----------
 Cook's filtering as in PyDESeq2/R, then independent filtering with R's exact procedure
 (:mod:`bmsc_dge.multitest`; PyDESeq2's own lowess differs from R's) or plain BH when
-``independent_filter`` is off. The shrunken log2 fold change (PyDESeq2 ``lfc_shrink``, apeGLM-style
-Cauchy prior) is added beside the MLE.
+``independent_filter`` is off. The shrunken log2 fold change (PyDESeq2's ``lfc_shrink`` objective,
+apeGLM-style Cauchy prior, solved for all genes at once by :func:`bmsc_dge.glm.shrink_lfc_map`) is
+added beside the MLE.
+
+Engines
+-------
+``DEConfig.engine = "bmsc-dge"`` (default) uses :class:`RInference` / :class:`RDeseqDataSet`;
+``"pydeseq2"`` runs stock PyDESeq2's backend (same reporting, independent filtering and ridge).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import anndata as ad
 import numpy as np
@@ -51,6 +58,7 @@ from bmsc_dge.dispersion import (
     parametric_trend_r,
 )
 from bmsc_dge.errors import DesignError
+from bmsc_dge.glm import linear_model_mu, shrink_lfc_map, wald_test
 from bmsc_dge.multitest import bh_adjust, independent_filtering
 
 logger = logging.getLogger(__name__)
@@ -73,14 +81,19 @@ DE_COLUMNS = [
 
 
 class RInference(DefaultInference):
-    """PyDESeq2 inference whose dispersion estimates follow R DESeq2's line search.
+    """PyDESeq2 inference backend that fits all genes at once, following R DESeq2.
 
-    PyDESeq2 maximises the Cox-Reid adjusted likelihood with L-BFGS-B and reaches the true
-    optimum; R's Armijo line search (``fitDisp``) stops once a step gains less than 1e-6 in log
-    posterior, which for high-count genes leaves estimates up to ~40% away from the optimum (we
-    measured log-likelihood 0.2 below it). Matching R means matching its stopping rule, so this
-    backend reproduces ``fitDisp`` / ``fitDispGrid`` (vectorised over genes). GLM fits, Wald tests
-    and LFC shrinkage stay PyDESeq2's.
+    * Dispersions: PyDESeq2 maximises the Cox-Reid adjusted likelihood with L-BFGS-B and reaches
+      the true optimum; R's Armijo line search (``fitDisp``) stops once a step gains less than 1e-6
+      in log posterior, which for high-count genes leaves estimates up to ~40% away from the
+      optimum. Matching R means matching its stopping rule, so this backend reproduces ``fitDisp``
+      / ``fitDispGrid`` (:mod:`bmsc_dge.dispersion`).
+    * GLM coefficients: R's ``fitBeta`` IRLS; genes it does not converge are refitted by
+      PyDESeq2's per-gene optimiser (R uses ``optim`` for them).
+    * Linear-model means, Wald tests and apeGLM-style LFC shrinkage: :mod:`bmsc_dge.glm`.
+
+    Nothing runs per gene in Python and no process pool is started, so ``n_cpus`` only matters
+    for the few fallbacks.
     """
 
     def irls(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
@@ -109,6 +122,55 @@ class RInference(DefaultInference):
             beta[idx], mu[:, idx], hat[:, idx] = b2, m2, h2
             conv[idx] = c2
         return beta, mu, hat, conv
+
+    def lin_reg_mu(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
+        self,
+        counts: np.ndarray,
+        size_factors: np.ndarray,
+        design_matrix: np.ndarray,
+        min_mu: float,
+    ) -> np.ndarray:
+        return linear_model_mu(counts, size_factors, design_matrix, min_mu)
+
+    def wald_test(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
+        self,
+        design_matrix: np.ndarray,
+        disp: np.ndarray,
+        lfc: np.ndarray,
+        mu: np.ndarray,
+        ridge_factor: np.ndarray,
+        contrast: np.ndarray,
+        lfc_null: np.ndarray,
+        alt_hypothesis: Literal["greaterAbs", "lessAbs", "greater", "less"] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if alt_hypothesis is not None:  # thresholded tests: PyDESeq2's per-gene code
+            return super().wald_test(
+                design_matrix, disp, lfc, mu, ridge_factor, contrast, lfc_null, alt_hypothesis
+            )
+        return wald_test(
+            np.asarray(design_matrix, dtype=float),
+            np.asarray(disp, dtype=float),
+            np.asarray(lfc, dtype=float),
+            np.asarray(mu, dtype=float),
+            np.asarray(ridge_factor, dtype=float),
+            np.asarray(contrast, dtype=float),
+            float(np.asarray(lfc_null)),
+        )
+
+    def lfc_shrink_nbinom_glm(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
+        self,
+        design_matrix: np.ndarray,
+        counts: np.ndarray,
+        size: np.ndarray,
+        offset: np.ndarray,
+        prior_no_shrink_scale: float,
+        prior_scale: float,
+        optimizer: str,
+        shrink_index: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return shrink_lfc_map(
+            design_matrix, counts, size, offset, prior_no_shrink_scale, prior_scale, shrink_index
+        )
 
     def alpha_mle(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
         self,
@@ -293,13 +355,14 @@ def fit_deseq2(
     meta = with_references(frame.loc[adata.obs_names], references)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
-        dds = RDeseqDataSet(
+        stock = cfg.engine == "pydeseq2"
+        dds = (DeseqDataSet if stock else RDeseqDataSet)(
             counts=counts,
             metadata=meta,
             design=design,
             refit_cooks=cfg.refit_cooks,
             fit_type=cfg.fit_type,
-            inference=RInference(n_cpus=cfg.n_cpus),
+            inference=(DefaultInference if stock else RInference)(n_cpus=cfg.n_cpus),
             quiet=True,
         )
         dds.var["symbol"] = adata.var["symbol"].astype(str).to_numpy()
@@ -424,7 +487,7 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
             cooks_filter=cfg.cooks_filter,
             prior_LFC_var=ridge_sd,
             independent_filter=False,
-            inference=DefaultInference(n_cpus=cfg.n_cpus),
+            inference=dds.inference,
             quiet=True,
         )
         ds.run_wald_test()

@@ -115,7 +115,7 @@ DISP_TOL = 1.0e-6
 MAXIT = 100
 
 
-def _crossprod(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def crossprod(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``X' diag(w_g) X`` for every gene g (w: samples x genes) -> genes x p x p."""
     return np.einsum("ni,ng,nj->gij", x, w, x, optimize=True)
 
@@ -135,7 +135,7 @@ def log_posterior(
     ll = np.sum(gammaln(y + inv) - gammaln(inv) - y * np.log(mu + inv) - inv * np.log1p(mu * alpha), axis=0)
     if use_cr:
         w = 1.0 / (1.0 / mu + alpha)
-        _, logdet = np.linalg.slogdet(_crossprod(x, w))
+        _, logdet = np.linalg.slogdet(crossprod(x, w))
         ll = ll - 0.5 * logdet
     if prior_mean is not None:
         ll = ll - 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
@@ -164,8 +164,8 @@ def dlog_posterior(
     )
     if use_cr:
         w = 1.0 / (1.0 / mu + alpha)
-        b = _crossprod(x, w)
-        db = _crossprod(x, -(w**2))
+        b = crossprod(x, w)
+        db = crossprod(x, -(w**2))
         cr = -0.5 * np.trace(np.linalg.solve(b, db), axis1=1, axis2=2)
         ll = ll + cr
     out = ll * alpha
@@ -392,7 +392,7 @@ def irls_r(
         m = mu[:, idx]
         w = m / (1.0 + disp[idx][None, :] * m)
         z = np.log(m / sf[:, None]) + (y[:, idx] - m) / m
-        a = np.einsum("ni,ng,nj->gij", x, w, x, optimize=True) + lam
+        a = crossprod(x, w) + lam
         b = np.einsum("ni,ng->gi", x, w * z, optimize=True)
         new = np.linalg.solve(a, b[..., None])[..., 0]
         bad = np.abs(new).max(axis=1) > large
@@ -406,7 +406,7 @@ def irls_r(
         active[idx[done | bad]] = False
         dev_old[idx] = dev
     w = mu / (1.0 + disp[None, :] * mu)
-    a = np.einsum("ni,ng,nj->gij", x, w, x, optimize=True) + lam
+    a = crossprod(x, w) + lam
     ainv = np.linalg.inv(a)
     hat = np.einsum("ni,gij,nj->ng", x, ainv, x, optimize=True) * w
     return beta, sf[:, None] * np.exp(x @ beta.T), hat, converged
