@@ -106,7 +106,7 @@ def contrast_task(fit: de_mod.DEFit, contrast: Contrast, alpha: float, cfg: DECo
 def gsea_task(
     ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
 ) -> gsea_mod.GseaResult:
-    """Gseapy prerank for one collection."""
+    """Pre-ranked GSEA for one collection (engine per config)."""
     g = cfg.gene_sets
     return gsea_mod.run_prerank(
         ranking,
@@ -116,6 +116,8 @@ def gsea_task(
         seed=cfg.seed,
         min_size=g.min_size,
         max_size=g.max_size,
+        engine=g.engine,
+        curves=collection == "curated",
     )
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from bmsc_dge.gsea import GSEA_COLUMNS, ranking_from_de, run_prerank
 
@@ -25,11 +26,20 @@ def test_ranking_collapses_symbols_and_drops_missing():
     assert r["A"] == -2.0  # the row with the larger baseMean represents A
 
 
-def test_prerank_finds_shifted_set_and_is_seed_reproducible():
+@pytest.mark.parametrize("engine", ["bmsc-dge", "gseapy"])
+def test_prerank_finds_shifted_set_and_is_seed_reproducible(engine):
     rnk = _ranking()
     sets = {"UP": [f"G{i}" for i in range(25)], "RANDOM": [f"G{i}" for i in range(300, 330)]}
-    a = run_prerank(rnk, sets, collection="test", permutations=200, seed=9, min_size=5, max_size=500)
-    b = run_prerank(rnk, sets, collection="test", permutations=200, seed=9, min_size=5, max_size=500)
+    kw = {
+        "collection": "test",
+        "permutations": 200,
+        "seed": 9,
+        "min_size": 5,
+        "max_size": 500,
+        "engine": engine,
+    }
+    a = run_prerank(rnk, sets, **kw)
+    b = run_prerank(rnk, sets, **kw)
     assert list(a.table.columns) == GSEA_COLUMNS
     pd.testing.assert_frame_equal(a.table, b.table)
     t = a.table.set_index("term")
@@ -41,8 +51,16 @@ def test_prerank_finds_shifted_set_and_is_seed_reproducible():
     assert len(a.curves["UP"]["res"]) == len(rnk)
 
 
-def test_prerank_with_no_set_large_enough_returns_empty_table():
+@pytest.mark.parametrize("engine", ["bmsc-dge", "gseapy"])
+def test_prerank_with_no_set_large_enough_returns_empty_table(engine):
     res = run_prerank(
-        _ranking(), {"TINY": ["G1", "G2"]}, collection="x", permutations=100, seed=1, min_size=5, max_size=500
+        _ranking(),
+        {"TINY": ["G1", "G2"]},
+        collection="x",
+        permutations=100,
+        seed=1,
+        min_size=5,
+        max_size=500,
+        engine=engine,
     )
     assert res.table.empty and list(res.table.columns) == GSEA_COLUMNS

@@ -119,8 +119,13 @@ class DEConfig(_Strict):
 
 
 class GeneSetConfig(_Strict):
-    """Which gene-set collections GSEA runs on."""
+    """Which gene-set collections GSEA runs on, and how.
 
+    ``engine``: ``"bmsc-dge"`` (default; gseapy's statistic computed on the hits only, see
+    :mod:`bmsc_dge.prerank`) or ``"gseapy"`` (``gseapy.prerank`` itself).
+    """
+
+    engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge"
     collections: list[Collection] = Field(default_factory=lambda: list(DEFAULT_COLLECTIONS))
     gmt: list[Path] = Field(default_factory=list)
     permutations: int = Field(1000, ge=100)

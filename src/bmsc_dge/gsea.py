@@ -1,4 +1,8 @@
-"""Gene-set enrichment with gseapy prerank on the DESeq2 Wald statistic.
+"""Gene-set enrichment (gseapy's pre-ranked GSEA statistic) on the DESeq2 Wald statistic.
+
+Two engines compute the same statistic: ``"bmsc-dge"`` (default, :mod:`bmsc_dge.prerank`: walks
+only the hits, seconds for 1,000 sets) and ``"gseapy"`` (``gseapy.prerank`` itself). Enrichment
+scores and leading edges are identical; NES, p-values and FDR differ by permutation noise only.
 
 The ranking is the Wald statistic of each gene (genes without a statistic, e.g. all-zero or
 Cook's-flagged genes, are left out). Where several rows share a symbol, the row with the highest
@@ -20,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bmsc_dge.ids import collapse_by_symbol
+from bmsc_dge.prerank import prerank
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +83,10 @@ def run_prerank(
     min_size: int,
     max_size: int,
     threads: int = 1,
+    engine: str = "bmsc-dge",
+    curves: bool = True,
 ) -> GseaResult:
-    """Run gseapy prerank for one collection.
+    """Pre-ranked GSEA for one collection.
 
     Parameters
     ----------
@@ -90,7 +97,11 @@ def run_prerank(
     collection
         Label written in the ``collection`` column.
     permutations, seed, min_size, max_size, threads
-        Passed to gseapy.
+        Passed to the engine.
+    engine
+        ``"bmsc-dge"`` (:func:`bmsc_dge.prerank.prerank`) or ``"gseapy"``.
+    curves
+        Keep each set's running-score curve (for plots).
 
     Returns
     -------
@@ -102,6 +113,21 @@ def run_prerank(
     if not sets:
         logger.warning("collection %s: no gene set has >= %d genes in the data", collection, min_size)
         return GseaResult(empty, ranking)
+    if engine == "bmsc-dge":
+        res = prerank(
+            ranking,
+            sets,
+            permutations=permutations,
+            seed=seed,
+            min_size=min_size,
+            max_size=max_size,
+            curves_for=sets.keys() if curves else (),
+            threads=threads,
+        )
+        if res.table.empty:
+            logger.warning("collection %s: no gene set passed the size filter", collection)
+            return GseaResult(empty, ranking)
+        return GseaResult(_tidy(res.table, collection), ranking, res.curves)
     rnk = ranking.copy()
     try:
         pre = gseapy.prerank(
@@ -121,9 +147,22 @@ def run_prerank(
             logger.warning("collection %s: no gene set passed the size filter", collection)
             return GseaResult(empty, ranking)
         raise
-    r = pre.res2d.copy()
+    table = _tidy(pre.res2d, collection)
+    kept: dict[str, dict[str, list[float] | list[int]]] = {}
+    if curves:
+        for term, res in pre.results.items():
+            kept[str(term)] = {
+                "res": [float(x) for x in res.get("RES", [])],
+                "hits": [int(x) for x in res.get("hits", [])],
+            }
+    return GseaResult(table, ranking, kept)
+
+
+def _tidy(res2d: pd.DataFrame, collection: str) -> pd.DataFrame:
+    """Map gseapy's ``res2d`` columns -> :data:`GSEA_COLUMNS`, sorted by NES (descending)."""
+    r = res2d.copy()
     n_hit = r["Tag %"].astype(str).str.split("/").str[1].astype(int)
-    le = r["Lead_genes"].astype(str).str.replace(";", ";", regex=False)
+    le = r["Lead_genes"].astype(str)
     table = pd.DataFrame(
         {
             "term": r["Term"].astype(str),
@@ -139,11 +178,4 @@ def run_prerank(
             "fdr_scope": f"per collection ({collection})",
         }
     )
-    table = table.sort_values("nes", ascending=False, kind="mergesort").reset_index(drop=True)
-    curves: dict[str, dict[str, list[float] | list[int]]] = {}
-    for term, res in pre.results.items():
-        curves[str(term)] = {
-            "res": [float(x) for x in res.get("RES", [])],
-            "hits": [int(x) for x in res.get("hits", [])],
-        }
-    return GseaResult(table, ranking, curves)
+    return table.sort_values("nes", ascending=False, kind="mergesort").reset_index(drop=True)

@@ -51,6 +51,8 @@ def analyse_contrast(
             seed=cfg.seed,
             min_size=g.min_size,
             max_size=g.max_size,
+            engine=g.engine,
+            curves=collection == "curated",
         )
         tables.append(res.table)
         if collection == "curated":
