@@ -30,3 +30,20 @@ def test_sheet_names_unique_and_legal():
     a = sheet_name("de/a:b*c?" + "x" * 40, used)
     b = sheet_name("de/a:b*c?" + "x" * 40, used)
     assert a != b and not set("[]:*?/\\") & set(a + b) and len(b) <= 31
+
+
+def test_workbook_cell_types_and_missing_values(tmp_path):
+    df = pd.DataFrame(
+        {
+            "gene": ["FOXQ1", None, "GPX4"],
+            "padj": [1e-8, float("nan"), float("inf")],
+            "n": [1, 2, 3],
+            "flag": [True, False, True],
+        }
+    )
+    p = write_workbook({"de": df}, tmp_path / "t.xlsx")
+    back = pd.read_excel(p, sheet_name="de")
+    assert list(back.columns) == ["gene", "padj", "n", "flag"]
+    assert back["gene"].tolist()[0] == "FOXQ1" and pd.isna(back["gene"][1])
+    assert back["padj"][0] == 1e-8 and back["padj"][1:].isna().all()
+    assert back["n"].tolist() == [1, 2, 3] and back["flag"].tolist() == [True, False, True]

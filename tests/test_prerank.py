@@ -73,7 +73,7 @@ def test_scores_and_leading_edges_equal_gseapy(compared):
 def test_running_curve_equals_gseapy(compared):
     ours, g1, _ = compared
     np.testing.assert_allclose(ours.curves["SET00"]["res"], g1.results["SET00"]["RES"], atol=1e-12)
-    assert ours.curves["SET00"]["hits"] == list(g1.results["SET00"]["hits"])
+    assert ours.curves["SET00"]["hits"].tolist() == list(g1.results["SET00"]["hits"])
 
 
 def test_permutation_statistics_within_gseapys_own_seed_to_seed_noise(compared):

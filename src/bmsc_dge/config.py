@@ -161,6 +161,8 @@ class ExecutionConfig(_Strict):
     engine: Literal["local", "dask"] = "local"
     address: str | None = None
     n_workers: int = Field(2, ge=1)
+    #: forked processes drawing the figures while the run's tables are written (1: in-process)
+    figure_processes: int = Field(2, ge=1)
 
 
 class StudyConfig(_Strict):

@@ -89,3 +89,7 @@ class IdMappingError(InputError):
 
 class RunDirError(BmscDgeError):
     """The output folder cannot be used safely (e.g. it would overwrite a run)."""
+
+
+class FigureError(BmscDgeError):
+    """Drawing the run's figures failed (the message carries the drawing process's traceback)."""

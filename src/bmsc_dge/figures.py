@@ -11,12 +11,23 @@ Layout under the run folder::
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import os
+import pickle
+import signal
+import traceback
+from collections.abc import Callable
+from functools import partial
+from typing import NoReturn
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from bmsc_dge import pl
 from bmsc_dge.config import StudyConfig
+from bmsc_dge.errors import FigureError
 from bmsc_dge.qc import QCResult, heatmap_matrix
 from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
@@ -36,25 +47,41 @@ def volcano_labels(result: ContrastResult, alpha: float, n_targets: int = 10, n_
     return list(dict.fromkeys([*result.targets["symbol"].head(n_targets), *sig["symbol"].head(n_top)]))
 
 
-def write_figures(
-    run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult
-) -> dict[str, str]:
-    """Draw and save all figures; return ``label -> PNG path relative to the run folder``."""
-    out: dict[str, str] = {}
+def _draw_share(
+    run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, share: tuple[int, int]
+) -> list[tuple[int, str, str]]:
+    """Draw figure number ``i`` when ``i % n == k`` for ``share = (k, n)``; return ``(i, label, path)``."""
+    k, n_shares = share
+    out: list[tuple[int, str, str]] = []
+    counter = itertools.count()
+
+    def mine() -> int | None:
+        i = next(counter)
+        return i if i % n_shares == k else None
+
+    def emit(label: str, build: Callable[[], Figure], *parts: str) -> None:
+        i = mine()
+        if i is not None:
+            out.append((i, label, _save(run, build(), *parts)))
+
     design_vars = [v for v in cfg.design_variables if v in qc.pca.columns]
     categorical = [v for v in design_vars if not pd.api.types.is_float_dtype(qc.pca[v])]
     main_var = next(
         (c.variable for c in cfg.contrasts if c.variable), categorical[0] if categorical else None
     )
-    out["qc/library_sizes"] = _save(
-        run, pl.library_sizes(qc.samples, color=main_var), "figures", "qc", "library_sizes"
+    emit(
+        "qc/library_sizes",
+        lambda: pl.library_sizes(qc.samples, color=main_var),
+        "figures",
+        "qc",
+        "library_sizes",
     )
-    out["qc/correlation"] = _save(run, pl.correlation_heatmap(qc.correlation), "figures", "qc", "correlation")
+    emit("qc/correlation", lambda: pl.correlation_heatmap(qc.correlation), "figures", "qc", "correlation")
     for var in categorical:
         marker = main_var if var != main_var else None
-        out[f"qc/pca_{var}"] = _save(
-            run,
-            pl.pca_plot(qc.pca, qc.variance_ratio, color=var, marker=marker),
+        emit(
+            f"qc/pca_{var}",
+            partial(pl.pca_plot, qc.pca, qc.variance_ratio, color=var, marker=marker),
             "figures",
             "qc",
             f"pca_{var}",
@@ -64,52 +91,156 @@ def write_figures(
         n = r.contrast.name
         labels = volcano_labels(r, cfg.alpha)
         title = f"{n}: {r.contrast.label}"
-        out[f"de/{n}/volcano"] = _save(
-            run, pl.volcano(r.de, alpha=cfg.alpha, label=labels, title=title), "figures", "de", f"{n}.volcano"
+        emit(
+            f"de/{n}/volcano",
+            partial(pl.volcano, r.de, alpha=cfg.alpha, label=labels, title=title),
+            "figures",
+            "de",
+            f"{n}.volcano",
         )
-        out[f"de/{n}/ma"] = _save(
-            run, pl.ma_plot(r.de, alpha=cfg.alpha, label=labels[:10], title=title), "figures", "de", f"{n}.ma"
+        emit(
+            f"de/{n}/ma",
+            partial(pl.ma_plot, r.de, alpha=cfg.alpha, label=labels[:10], title=title),
+            "figures",
+            "de",
+            f"{n}.ma",
         )
         top = r.de[r.de["padj"].notna()].head(40)
         top = top[top["gene_id"].isin(qc.vst.columns)]
         if len(top):
             z = heatmap_matrix(qc.vst, list(top["gene_id"]), labels=list(top["symbol"]))
             groups = qc.pca.set_index("sample")[main_var] if main_var else pd.Series(dtype=str)
-            out[f"de/{n}/heatmap"] = _save(
-                run,
-                pl.top_gene_heatmap(z, groups, title=f"{n}: top {len(top)} genes"),
+            emit(
+                f"de/{n}/heatmap",
+                partial(pl.top_gene_heatmap, z, groups, title=f"{n}: top {len(top)} genes"),
                 "figures",
                 "de",
                 f"{n}.heatmap",
             )
         cur = r.gsea[r.gsea["collection"] == "curated"]
-        ranking = r.ranking
-        for term, nes, fdr in zip(
-            cur["term"].astype(str),
-            cur["nes"].to_numpy(dtype=float),
-            cur["fdr"].to_numpy(dtype=float),
-            strict=True,
-        ):
-            curve = r.curves.get(term)
-            if not curve or ranking is None:
-                continue
-            fig = pl.running_score(curve, ranking, term=term, nes=nes, fdr=fdr)
-            out[f"gsea/{n}/{term}"] = _save(run, fig, "figures", "gsea", n, f"{term}.running")
+        if r.ranking is not None:
+            # one reused figure per share (pl.running_scores); each set still counts as one figure
+            index = {}
+            for t, e, f in zip(cur["term"].astype(str), cur["nes"], cur["fdr"], strict=True):
+                if r.curves.get(t):
+                    i = mine()
+                    if i is not None:
+                        index[t] = (i, float(e), float(f))
+            stats = {t: (e, f) for t, (_, e, f) in index.items()}
+            for term, fig in pl.running_scores(r.curves, stats, r.ranking):
+                out.append(
+                    (
+                        index[term][0],
+                        f"gsea/{n}/{term}",
+                        _save(run, fig, "figures", "gsea", n, f"{term}.running"),
+                    )
+                )
         dots.append(cur.assign(contrast=n)[["term", "contrast", "nes", "fdr"]])
-        out[f"targets/{n}"] = _save(
-            run,
-            pl.target_evidence(r.targets, cfg.targets.weights, title=f"{n}: top targets"),
+        emit(
+            f"targets/{n}",
+            partial(pl.target_evidence, r.targets, cfg.targets.weights, title=f"{n}: top targets"),
             "figures",
             "targets",
             f"{n}.evidence",
         )
     if dots and any(len(d) for d in dots):
-        out["gsea/dotplot"] = _save(
-            run,
-            pl.enrichment_dotplot(pd.concat(dots, ignore_index=True), fdr=cfg.gene_sets.fdr),
+        emit(
+            "gsea/dotplot",
+            lambda: pl.enrichment_dotplot(pd.concat(dots, ignore_index=True), fdr=cfg.gene_sets.fdr),
             "figures",
             "gsea",
             "curated_dotplot",
         )
-    logger.info("wrote %d figures", len(out))
     return out
+
+
+class PendingFigures:
+    """Figures being drawn in forked processes (or, with one process, drawn on :meth:`result`).
+
+    Matplotlib draws in Python under the GIL, so threads do not help; forked children start in
+    milliseconds with everything already imported (a Dask or spawned worker would first spend
+    seconds importing), draw their share of the figures while the parent writes the tables, and
+    send back ``(index, label, path)`` triples. Children never log and leave with ``os._exit``.
+    """
+
+    def __init__(
+        self, run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, processes: int
+    ) -> None:
+        self._args = (run, cfg, results, qc)
+        self._children: list[tuple[int, int]] = []  # (pid, read fd)
+        self._processes = processes
+        if processes > 1 and hasattr(os, "fork"):
+            for k in range(processes):
+                read, write = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # child
+                    os.close(read)
+                    _child_main(write, run, cfg, results, qc, (k, processes))
+                os.close(write)
+                self._children.append((pid, read))
+
+    def cancel(self) -> None:
+        """Stop and reap the drawing processes (when the run fails before :meth:`result`)."""
+        for pid, read in self._children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read)
+        self._children = []
+        self._args = None  # type: ignore[assignment]
+
+    def result(self) -> dict[str, str]:
+        """Wait for the drawing to finish; ``label -> PNG path relative to the run folder``."""
+        entries: list[tuple[int, str, str]] = []
+        if not self._children:
+            entries = _draw_share(*self._args, share=(0, 1))
+        errors = []
+        for pid, read in self._children:
+            with os.fdopen(read, "rb") as fh:
+                payload = fh.read()
+            _, status = os.waitpid(pid, 0)
+            try:
+                kind, value = pickle.loads(payload)
+            except Exception:
+                kind, value = "error", f"figure process {pid} ended with status {status} and no result"
+            if kind == "ok":
+                entries.extend(value)
+            else:
+                errors.append(str(value))
+        if errors:
+            raise FigureError("drawing figures failed:\n" + "\n".join(errors))
+        out = {label: path for _, label, path in sorted(entries)}
+        logger.info("wrote %d figures (%d process(es))", len(out), max(1, len(self._children)))
+        return out
+
+
+def _child_main(
+    fd: int,
+    run: RunDir,
+    cfg: StudyConfig,
+    results: list[ContrastResult],
+    qc: QCResult,
+    share: tuple[int, int],
+) -> NoReturn:
+    code = 0
+    try:
+        logging.disable(logging.CRITICAL)  # the parent's handlers (Prefect's API logger) are not ours
+        try:
+            payload = pickle.dumps(("ok", _draw_share(run, cfg, results, qc, share)))
+        except BaseException:
+            payload = pickle.dumps(("error", traceback.format_exc()))
+            code = 1
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+    finally:
+        os._exit(code)
+
+
+def write_figures(
+    run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, *, processes: int = 1
+) -> dict[str, str]:
+    """Draw and save all figures; return ``label -> PNG path relative to the run folder``.
+
+    ``processes > 1`` draws them in that many forked processes (see :class:`PendingFigures`).
+    """
+    return PendingFigures(run, cfg, results, qc, processes).result()

@@ -49,7 +49,7 @@ class GseaResult:
 
     table: pd.DataFrame
     ranking: pd.Series
-    curves: dict[str, dict[str, list[float] | list[int]]] = field(default_factory=dict)
+    curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def ranking_from_de(de: pd.DataFrame, *, metric: str = "stat") -> pd.Series:
@@ -148,12 +148,12 @@ def run_prerank(
             return GseaResult(empty, ranking)
         raise
     table = _tidy(pre.res2d, collection)
-    kept: dict[str, dict[str, list[float] | list[int]]] = {}
+    kept: dict[str, dict[str, np.ndarray]] = {}
     if curves:
         for term, res in pre.results.items():
             kept[str(term)] = {
-                "res": [float(x) for x in res.get("RES", [])],
-                "hits": [int(x) for x in res.get("hits", [])],
+                "res": np.asarray(res.get("RES", []), dtype=float),
+                "hits": np.asarray(res.get("hits", []), dtype=int),
             }
     return GseaResult(table, ranking, kept)
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from bmsc_dge.config import StudyConfig, config_to_dict
 from bmsc_dge.export import write_h5ad, write_json, write_parquet, write_text, write_tsv, write_workbook
-from bmsc_dge.figures import write_figures
+from bmsc_dge.figures import PendingFigures
 from bmsc_dge.genesets import library_version
 from bmsc_dge.provenance import input_checksums, package_versions
 from bmsc_dge.qc import QCResult
@@ -111,42 +111,48 @@ def write_run_outputs(
     """
     written: dict[str, str] = {}
     t0 = time.perf_counter()
+    # figures are drawn in forked processes while this process writes the tables
+    pending = PendingFigures(run, cfg, results, qc, cfg.execution.figure_processes)
+    try:
 
-    def put(label: str, df: pd.DataFrame, *parts: str) -> None:
-        p = write_tsv(df, run.path(*parts))
-        write_parquet(df, p.with_suffix(".parquet"))
-        written[label] = str(p.relative_to(run.partial))
+        def put(label: str, df: pd.DataFrame, *parts: str) -> None:
+            p = write_tsv(df, run.path(*parts))
+            write_parquet(df, p.with_suffix(".parquet"))
+            written[label] = str(p.relative_to(run.partial))
 
-    sheets: dict[str, pd.DataFrame] = {}
-    for r in results:
-        n = r.contrast.name
-        put(f"de/{n}", r.de, "tables", "de", f"{n}.deseq2.tsv")
-        put(f"gsea/{n}", r.gsea, "tables", "gsea", f"{n}.gsea.tsv")
-        put(f"targets/{n}", r.targets, "tables", "targets", f"{n}.targets.tsv")
-        sheets[f"targets {n}"] = r.targets
-        sheets[f"gsea {n}"] = r.gsea
-        sheets[f"de {n}"] = r.de
-    for n, table in (changes or {}).items():
-        put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")
-        sheets[f"changes {n}"] = table
-    put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
-    put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
-    put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
-    put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
-    put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
-    sheets["qc samples"] = qc.samples
-    sheets["gene-set coverage"] = coverage
-    wb = write_workbook(sheets, run.path(f"{cfg.name}.xlsx"))
-    written["workbook"] = str(wb.relative_to(run.partial))
-    h5 = write_h5ad(
-        study_anndata(adata, normalized, qc.vst), run.path("matrices", "filtered_normalized.h5ad")
-    )
-    written["h5ad"] = str(h5.relative_to(run.partial))
-    timings["write_tables"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    figures = write_figures(run, cfg, results, qc)
+        sheets: dict[str, pd.DataFrame] = {}
+        for r in results:
+            n = r.contrast.name
+            put(f"de/{n}", r.de, "tables", "de", f"{n}.deseq2.tsv")
+            put(f"gsea/{n}", r.gsea, "tables", "gsea", f"{n}.gsea.tsv")
+            put(f"targets/{n}", r.targets, "tables", "targets", f"{n}.targets.tsv")
+            sheets[f"targets {n}"] = r.targets
+            sheets[f"gsea {n}"] = r.gsea
+            sheets[f"de {n}"] = r.de
+        for n, table in (changes or {}).items():
+            put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")
+            sheets[f"changes {n}"] = table
+        put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
+        put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
+        put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
+        put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
+        put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
+        sheets["qc samples"] = qc.samples
+        sheets["gene-set coverage"] = coverage
+        wb = write_workbook(sheets, run.path(f"{cfg.name}.xlsx"))
+        written["workbook"] = str(wb.relative_to(run.partial))
+        h5 = write_h5ad(
+            study_anndata(adata, normalized, qc.vst), run.path("matrices", "filtered_normalized.h5ad")
+        )
+        written["h5ad"] = str(h5.relative_to(run.partial))
+        timings["write_tables"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+    except BaseException:
+        pending.cancel()
+        raise
+    figures = pending.result()
     written.update({f"figure:{k}": v for k, v in figures.items()})
-    timings["figures"] = time.perf_counter() - t1
+    timings["figures_after_tables"] = time.perf_counter() - t1  # drawing overlaps the tables
     write_text(summary_markdown(cfg, results, qc.samples), run.path("summary.md"))
     write_text("\n".join(warnings) + ("\n" if warnings else ""), run.path("warnings.txt"))
     written.update(

@@ -36,7 +36,7 @@ class PrerankResult:
     """Per-set statistics (gseapy's ``res2d`` content) and the requested running-score curves."""
 
     table: pd.DataFrame
-    curves: dict[str, dict[str, list[float] | list[int]]] = field(default_factory=dict)
+    curves: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def walk_extremes(positions: np.ndarray, weights: np.ndarray, n_genes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -240,11 +240,13 @@ def prerank(
             "size": [h.size for h in hits],
         }
     )
-    curves: dict[str, dict[str, list[float] | list[int]]] = {}
+    # numpy arrays, not lists: Prefect walks lists element by element when it inspects task
+    # inputs and results, arrays it leaves alone
+    curves: dict[str, dict[str, np.ndarray]] = {}
     wanted = set(curves_for)
     for term, h in zip(terms, hits, strict=True):
         if term in wanted:
-            curves[term] = {"res": running_score(h, wm).tolist(), "hits": h.tolist()}
+            curves[term] = {"res": running_score(h, wm), "hits": h.copy()}
     logger.info("prerank: %d sets x %d permutations over %d genes", len(terms), permutations, n)
     return PrerankResult(table, curves)
 

@@ -100,3 +100,29 @@ def test_qc_plots():
         }
     )
     assert isinstance(pl.library_sizes(qc, color="condition"), Figure)
+
+
+def test_running_scores_reuses_one_figure_and_matches_single_drawings(tmp_path):
+    ranking = pd.Series(np.linspace(3, -3, 200), index=[f"G{i}" for i in range(200)])
+    curves = {
+        "UP": {"res": list(np.sin(np.linspace(0, 3, 200))), "hits": [1, 5, 9]},
+        "DOWN": {"res": list(-np.linspace(0, 1, 200)), "hits": [150, 190]},
+        "NOCURVE": {},
+    }
+    stats = {"DOWN": (-1.5, 0.2), "UP": (2.0, 0.001), "NOCURVE": (1.0, 1.0)}
+    seen = []
+    for term, fig in pl.running_scores(curves, stats, ranking):
+        single = pl.running_score(curves[term], ranking, term=term, nes=stats[term][0], fdr=stats[term][1])
+        line, ref = fig.axes[0].lines[0], single.axes[0].lines[0]
+        np.testing.assert_array_equal(line.get_ydata(), ref.get_ydata())
+        assert line.get_color() == ref.get_color()
+        assert fig.axes[0].get_title() == single.axes[0].get_title()
+        segs = fig.axes[1].collections[0].get_segments()
+        assert [s[0][0] for s in segs] == curves[term]["hits"]
+        assert fig.axes[0].get_ylim()[0] <= min(curves[term]["res"]) and fig.axes[0].get_ylim()[1] >= max(
+            curves[term]["res"]
+        )
+        pl.save_figure(fig, tmp_path / term)
+        seen.append(term)
+    assert seen == ["DOWN", "UP"]  # stats order; sets without a curve skipped
+    assert (tmp_path / "UP.svg").exists() and (tmp_path / "DOWN.png").exists()

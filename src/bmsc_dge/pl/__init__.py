@@ -6,7 +6,7 @@ Every function takes a tidy table (and an optional ``ax``) and returns the figur
 
 from bmsc_dge.pl._common import save_figure
 from bmsc_dge.pl.de import ma_plot, top_gene_heatmap, volcano
-from bmsc_dge.pl.gsea import enrichment_dotplot, running_score
+from bmsc_dge.pl.gsea import enrichment_dotplot, running_score, running_scores
 from bmsc_dge.pl.qc import correlation_heatmap, library_sizes, pca_plot
 from bmsc_dge.pl.targets import target_evidence
 
@@ -17,6 +17,7 @@ __all__ = [
     "ma_plot",
     "pca_plot",
     "running_score",
+    "running_scores",
     "save_figure",
     "target_evidence",
     "top_gene_heatmap",

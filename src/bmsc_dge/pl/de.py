@@ -26,7 +26,15 @@ def volcano(
     fig, ax = figure_and_axes(ax, (6.5, 5.0))
     d = de[de["padj"].notna()]
     y = -np.log10(np.clip(d["padj"].to_numpy(dtype=float), 1e-300, 1))
-    ax.scatter(d["log2FoldChange"], y, s=6, c=_colors(d, alpha, "log2FoldChange"), alpha=0.7, linewidths=0)
+    ax.scatter(
+        d["log2FoldChange"],
+        y,
+        s=6,
+        c=_colors(d, alpha, "log2FoldChange"),
+        alpha=0.7,
+        linewidths=0,
+        rasterized=True,
+    )  # one raster layer for thousands of points keeps the SVG small and fast; labels stay vector
     ax.axhline(-np.log10(alpha), color="black", lw=0.6, ls="--")
     lab = d[d["symbol"].isin(set(label))]
     for _, r in lab.iterrows():
@@ -53,7 +61,15 @@ def ma_plot(
     fig, ax = figure_and_axes(ax, (6.5, 4.5))
     col = "log2FoldChange_shrunk" if de["log2FoldChange_shrunk"].notna().any() else "log2FoldChange"
     d = de[de["baseMean"] > 0]
-    ax.scatter(np.log10(d["baseMean"]), d[col], s=5, c=_colors(d, alpha, col), alpha=0.6, linewidths=0)
+    ax.scatter(
+        np.log10(d["baseMean"]),
+        d[col],
+        s=5,
+        c=_colors(d, alpha, col),
+        alpha=0.6,
+        linewidths=0,
+        rasterized=True,
+    )
     ax.axhline(0, color="black", lw=0.6)
     for _, r in d[d["symbol"].isin(set(label))].iterrows():
         ax.annotate(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import cast
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from bmsc_dge.pl._common import DOWN, UP
@@ -26,14 +30,58 @@ def running_score(
     axes[0].plot(x, res, color=color, lw=1.5)
     axes[0].axhline(0, color="black", lw=0.5)
     axes[0].set_ylabel("enrichment score")
-    fdr_txt = f"{fdr:.2g}" if fdr > 0 else "< 1/permutations"
-    axes[0].set_title(f"{term}\nNES {nes:+.2f}, FDR {fdr_txt}", fontsize=9)
+    axes[0].set_title(_title(term, nes, fdr), fontsize=9)
     axes[1].vlines(curve["hits"], 0, 1, color="black", lw=0.5)
     axes[1].set_yticks([])
     axes[2].fill_between(np.arange(len(ranking)), ranking.to_numpy(dtype=float), color="#7f8c8d", lw=0)
     axes[2].set_ylabel("Wald stat", fontsize=8)
     axes[2].set_xlabel("rank in gene list")
     return fig  # type: ignore[return-value]
+
+
+def running_scores(
+    curves: Mapping[str, dict], stats: Mapping[str, tuple[float, float]], ranking: pd.Series
+) -> Iterator[tuple[str, Figure]]:
+    """:func:`running_score` for many sets of one ranking, drawn on one reused figure.
+
+    The ranked-metric panel and the axes are built once; each step only swaps the curve, the hit
+    marks and the title. Save each yielded figure before advancing: the next step redraws it.
+
+    Parameters
+    ----------
+    curves
+        ``term -> {"res": running score, "hits": hit positions}``.
+    stats
+        ``term -> (NES, FDR)`` in drawing order; terms without a curve are skipped.
+    ranking
+        The ranked metric the curves were computed on.
+    """
+    fig: Figure | None = None
+    for term, (nes, fdr) in stats.items():
+        curve = curves.get(term)
+        if not curve:
+            continue
+        if fig is None:
+            fig = running_score(curve, ranking, term=term, nes=nes, fdr=fdr)
+            line, ticks = fig.axes[0].lines[0], cast(LineCollection, fig.axes[1].collections[0])
+            yield term, fig
+            # after the first save the layout is fixed; later titles have the same two lines
+            fig.set_layout_engine("none")
+            continue
+        res = np.asarray(curve["res"], dtype=float)
+        line.set_data(np.arange(res.size), res)
+        line.set_color(UP if nes > 0 else DOWN)
+        fig.axes[0].relim()
+        fig.axes[0].autoscale_view()
+        hits = np.asarray(curve["hits"], dtype=float)
+        ticks.set_segments([np.array([[h, 0.0], [h, 1.0]]) for h in hits])
+        fig.axes[0].set_title(_title(term, nes, fdr), fontsize=9)
+        yield term, fig
+
+
+def _title(term: str, nes: float, fdr: float) -> str:
+    fdr_txt = f"{fdr:.2g}" if fdr > 0 else "< 1/permutations"
+    return f"{term}\nNES {nes:+.2f}, FDR {fdr_txt}"
 
 
 def enrichment_dotplot(gsea: pd.DataFrame, *, fdr: float = 0.05, ax: Axes | None = None) -> Figure:

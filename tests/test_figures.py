@@ -1,0 +1,70 @@
+"""Figures drawn in forked processes equal figures drawn in-process; failures surface."""
+
+import os
+
+import pytest
+
+from bmsc_dge import figures, pipeline
+from bmsc_dge.config import load_config
+from bmsc_dge.errors import FigureError
+from bmsc_dge.genesets import load_for_study, restrict_to_data
+from bmsc_dge.qc import run_qc
+from bmsc_dge.rundir import RunDir
+from bmsc_dge.study import apply_prefilter, load_study
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    from .conftest import write_study
+
+    paths = write_study(tmp_path_factory.mktemp("fig") / "s", n_per_group=3, seed=2)
+    cfg = load_config(paths["config"])
+    study = load_study(cfg)
+    adata, _ = apply_prefilter(study, cfg)
+    symbols = list(adata.var["symbol"].astype(str))
+    colls = load_for_study(["curated"], [], cfg.species)
+    matched = {"curated": restrict_to_data(colls["curated"], symbols, cfg.species)[0]}
+    c = cfg.contrasts[0]
+    group = pipeline.analyse_fit_group(
+        adata, study.frame, cfg, {c.variable: c.reference}, [c], matched, colls["curated"]
+    )
+    qc = run_qc(adata, group.size_factors, cfg.design_variables, n_cpus=1)
+    return cfg, group.results, qc
+
+
+def _draw(cfg, results, qc, root, processes):
+    run = RunDir(root)
+    run.create()
+    out = figures.write_figures(run, cfg, results, qc, processes=processes)
+    files = sorted(
+        p.relative_to(run.partial).as_posix() for p in (run.partial / "figures").rglob("*") if p.is_file()
+    )
+    run.abort()
+    return out, files
+
+
+def test_forked_drawing_equals_in_process(analysed, tmp_path):
+    cfg, results, qc = analysed
+    one, files_one = _draw(cfg, results, qc, tmp_path / "a", 1)
+    two, files_two = _draw(cfg, results, qc, tmp_path / "b", 2)
+    assert list(one) == list(two)  # same labels in the same order
+    assert one == two and files_one == files_two
+    assert any(k.startswith("gsea/") for k in one) and "qc/correlation" in one
+    assert all(f.endswith((".png", ".svg")) for f in files_one) and len(files_one) == 2 * len(one)
+
+
+def test_failure_in_a_drawing_process_is_reported(analysed, tmp_path, monkeypatch):
+    cfg, results, qc = analysed
+    parent = os.getpid()
+
+    def broken(*args, **kwargs):
+        if os.getpid() != parent:
+            raise ValueError("boom in the child")
+        raise AssertionError("must not draw in the parent")
+
+    monkeypatch.setattr(figures.pl, "correlation_heatmap", broken)
+    run = RunDir(tmp_path / "c")
+    run.create()
+    with pytest.raises(FigureError, match="boom in the child"):
+        figures.write_figures(run, cfg, results, qc, processes=2)
+    run.abort()
