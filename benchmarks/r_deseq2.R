@@ -1,18 +1,22 @@
-# R DESeq2 alone on the bundled example (for the benchmark's reference row; never run by CI):
-#   Rscript benchmarks/r_deseq2.R data/example/counts.tsv.gz data/example/samples.tsv
-# Same design, prefilter-free (DESeq2's own handling of all-zero genes), Wald test, results()
-# with independent filtering, lfcShrink(type = "normal") (apeglm is not installable here), and
-# the results table written to a temporary TSV.
+# R DESeq2 alone, for the benchmark's reference rows (never run by CI or at run time):
+#   Rscript benchmarks/r_deseq2.R COUNTS.tsv[.gz] SAMPLES.tsv "~ batch + sex + condition" condition T2DM control
+# COUNTS: gene_id, optional gene_name, one column per sample; SAMPLES: first column = sample IDs.
+# Runs DESeq() (size factors, dispersions, Wald, Cook's), results() with independent filtering,
+# and lfcShrink(type = "normal") - apeglm, the prior bmsc-dge follows, is not installable here -
+# then writes the table to a temporary file, like a user's script would.
 suppressPackageStartupMessages(library(DESeq2))
 args <- commandArgs(trailingOnly = TRUE)
-counts <- read.delim(gzfile(args[1]), check.names = FALSE)
+con <- if (grepl("\\.gz$", args[1])) gzfile(args[1]) else args[1]
+counts <- read.delim(con, check.names = FALSE)
 samples <- read.delim(args[2], row.names = 1, stringsAsFactors = TRUE)
+variable <- args[4]
 mat <- as.matrix(counts[, rownames(samples)])
 rownames(mat) <- counts$gene_id
-samples$condition <- relevel(samples$condition, ref = "control")
-dds <- DESeqDataSetFromMatrix(mat, samples, design = ~ batch + sex + condition)
+samples[[variable]] <- relevel(factor(samples[[variable]]), ref = args[6])
+dds <- DESeqDataSetFromMatrix(mat, samples, design = as.formula(args[3]))
 dds <- DESeq(dds, quiet = TRUE)
-res <- results(dds, name = "condition_T2DM_vs_control", alpha = 0.05)
-shr <- lfcShrink(dds, coef = "condition_T2DM_vs_control", type = "normal", quiet = TRUE)
+coef <- paste0(variable, "_", args[5], "_vs_", args[6])
+res <- results(dds, name = coef, alpha = 0.05)
+shr <- lfcShrink(dds, coef = coef, type = "normal", quiet = TRUE)
 res$log2FoldChange_shrunk <- shr$log2FoldChange
 write.table(as.data.frame(res), tempfile(fileext = ".tsv"), sep = "\t", quote = FALSE)

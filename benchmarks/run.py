@@ -1,23 +1,37 @@
-"""Benchmark bmsc-dge against stock PyDESeq2 and plain gseapy on simulated studies.
+"""Benchmark bmsc-dge against stock PyDESeq2, plain gseapy and (optionally) R DESeq2.
 
-    .venv/bin/python benchmarks/run.py [--repeats 3] [--sizes 20000x6,20000x12,60000x12,20000x200] [--flow]
+    .venv/bin/python benchmarks/run.py [--repeats 3] [--sizes 20000x6,20000x12,60000x12,20000x200]
+                                       [--gsea] [--flow] [--r] [--scale]
 
-Every measurement runs in a fresh Python process (so peak RSS is that measurement's own) on the
-same seeded simulated study; the table reports the median wall time over ``--repeats`` and the
-peak resident memory. Rows:
+Every measurement runs in a fresh process on the same seeded simulated study (5% of genes changed);
+the table reports the median wall time over ``--repeats`` runs and the peak resident memory of
+the measured process. Rows:
 
-* ``de:bmsc-dge``   our DE (R-faithful dispersions, Wald test, R independent filtering, LFC shrinkage)
-* ``de:pydeseq2``   stock PyDESeq2 0.5.4 (DeseqDataSet.deseq2 + DeseqStats.summary + lfc_shrink)
-* ``gsea:curated+hallmark``  gseapy prerank, 71 sets (21 curated + 50 Hallmark), 1000 permutations
-* ``flow:example``  the whole `bmsc-dge run configs/example.yaml` (with --flow; Prefect start-up included)
-* ``flow:inbox-unchanged``  an incremental inbox re-run with unchanged inputs (with --flow)
+* ``de:bmsc-dge``     our DE engine (R-faithful dispersions, IRLS, Wald, Cook's, R independent
+                      filtering, apeGLM-style LFC shrinkage), ``fit_deseq2`` + ``contrast_table``
+* ``de:pydeseq2``     stock PyDESeq2 0.5.4 (``deseq2()`` + ``summary()`` + ``lfc_shrink()``, 2 cpus)
+* ``de:R DESeq2``     (``--r``) ``Rscript benchmarks/r_deseq2.R``: DESeq + results + lfcShrink(normal),
+                      whole process (R start-up and ``library(DESeq2)`` included)
+* ``gsea:*``          (``--gsea``) 71 sets (curated + Hallmark) and 1,000 random sets (sizes
+                      log-uniform 15-500), 1,000 permutations, 20,000 genes; bmsc-dge vs gseapy
+* ``flow:*``          (``--flow``) the whole ``bmsc-dge run configs/example.yaml`` process (DE, GSEA on
+                      curated + Hallmark + GO BP, targets, tables, workbook, h5ad, 31 figures, report):
+                      against a running Prefect server (how scheduled runs execute) and with
+                      Prefect's temporary server (``bash scripts/dev example``); with ``--r``, R
+                      DESeq2 alone on the same example files and design
+* ``scale:bmsc-dge``  (``--scale``) DE on 60,000 genes x 1,000 samples, one run
+
+``us/gene/sample`` divides the DE time by genes x samples: flat means linear cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,10 +67,22 @@ def _adata(genes, study):
     import pandas as pd
 
     mat = study.counts.to_numpy(dtype=np.int64).T
-    a = ad.AnnData(X=mat, obs=pd.DataFrame(index=study.counts.columns),
-                   var=pd.DataFrame({"symbol": genes["symbol"].to_numpy()}, index=genes["gene_id"].to_numpy()))
-    a.layers["counts"] = mat.copy()
+    a = ad.AnnData(
+        X=mat,
+        obs=pd.DataFrame(index=study.counts.columns),
+        var=pd.DataFrame({"symbol": genes["symbol"].to_numpy()}, index=genes["gene_id"].to_numpy()),
+    )
+    a.layers["counts"] = mat
     return a
+
+
+def _random_sets(genes, n_sets: int = 1000, seed: int = 5) -> dict[str, list[str]]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sizes = np.exp(rng.uniform(np.log(15), np.log(500), n_sets)).astype(int)
+    pool = np.asarray(genes)
+    return {f"RANDOM_{i:04d}": list(rng.choice(pool, s, replace=False)) for i, s in enumerate(sizes)}
 
 
 def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
@@ -71,8 +97,11 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         from bmsc_dge.config import Contrast, DEConfig
         from bmsc_dge.de import contrast_table, fit_deseq2
 
+        adata = _adata(genes, study)
+        del study
+        t = time.perf_counter()
         cfg = DEConfig(n_cpus=2)
-        fit = fit_deseq2(_adata(genes, study), frame, "~ condition", {"condition": "control"}, cfg)
+        fit = fit_deseq2(adata, frame, "~ condition", {"condition": "control"}, cfg)
         contrast_table(fit, Contrast(name="c", variable="condition", target="T2DM", reference="control"), 0.05, cfg)
     elif kind == "de:pydeseq2":
         from pydeseq2.dds import DeseqDataSet
@@ -81,25 +110,39 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
 
         from bmsc_dge.de import with_references
 
-        dds = DeseqDataSet(counts=study.counts.T, metadata=with_references(frame, {"condition": "control"}),
-                           design="~ condition", quiet=True, inference=DefaultInference(n_cpus=2))
+        dds = DeseqDataSet(
+            counts=study.counts.T,
+            metadata=with_references(frame, {"condition": "control"}),
+            design="~ condition",
+            quiet=True,
+            inference=DefaultInference(n_cpus=2),
+        )
         dds.deseq2()
         ds = DeseqStats(dds, contrast=["condition", "T2DM", "control"], alpha=0.05, quiet=True)
         ds.summary()
         ds.lfc_shrink(coeff="condition[T.T2DM]")
-    elif kind == "gsea:curated+hallmark":
+    elif kind.startswith("gsea:"):
         import numpy as np
         import pandas as pd
 
         from bmsc_dge.genesets import load_builtin, restrict_to_data
         from bmsc_dge.gsea import run_prerank
 
+        engine, which = kind.split(":")[1:]
         rng = np.random.default_rng(1)
         ranking = pd.Series(rng.normal(size=n_genes), index=genes["symbol"]).sort_values(ascending=False)
+        if which == "71":
+            sets = {}
+            for coll in ("curated", "hallmark"):
+                sets[coll] = restrict_to_data(load_builtin(coll, "human"), list(ranking.index), "human")[0]
+        else:
+            sets = {"random": _random_sets(list(ranking.index))}
         t = time.perf_counter()
-        for coll in ("curated", "hallmark"):
-            matched, _ = restrict_to_data(load_builtin(coll, "human"), list(ranking.index), "human")
-            run_prerank(ranking, matched, collection=coll, permutations=1000, seed=1, min_size=5, max_size=600)
+        for coll, matched in sets.items():
+            run_prerank(
+                ranking, matched, collection=coll, permutations=1000, seed=1, min_size=5, max_size=600,
+                engine=engine, curves=False,
+            )
     else:
         raise SystemExit(f"unknown kind {kind}")
     seconds = time.perf_counter() - t
@@ -112,32 +155,90 @@ def _measure(args: list[str]) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _flow_rows(repeats: int) -> list[dict[str, object]]:
+def _timed(cmd: list[str], **kw) -> tuple[float, float]:
+    """Wall seconds and peak MiB (GNU time) of a whole process."""
+    t = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, check=True, **kw)
+    return time.perf_counter() - t, int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
+def _row(row: str, times: list[float], peaks: list[float], **extra: object) -> dict[str, object]:
+    return {"row": row, "median_s": statistics.median(times), "peak_mib": max(peaks), "runs": len(times), **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    times, peaks = [], []
     exe = str(Path(sys.executable).with_name("bmsc-dge"))
+    config = str(ROOT / "configs" / "example.yaml")
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+        port = _free_port()
+        server = subprocess.Popen(
+            [exe, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            import urllib.request
+
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            served = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+            times, peaks = [], []
+            for _ in range(repeats):
+                with tempfile.TemporaryDirectory() as tmp:
+                    s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=served)
+                    times.append(s)
+                    peaks.append(m)
+            rows.append(_row("flow:example, Prefect server running (20000 x 12)", times, peaks))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    times, peaks = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            t = time.perf_counter()
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", exe, "run", str(ROOT / "configs" / "example.yaml"),
-                                   "--outdir", tmp], capture_output=True, text=True, check=True, cwd=tmp)
-            times.append(time.perf_counter() - t)
-            peaks.append(int(proc.stderr.strip().splitlines()[-1]) / 1024)
-    rows.append({"row": "flow:example (20000 x 12)", "median_s": statistics.median(times), "peak_mib": max(peaks),
-                 "runs": repeats})
-    code = (
-        "import sys,time,shutil,yaml,pathlib;sys.path.insert(0,%r);"
-        "from flows.inbox import inbox_flow;d=pathlib.Path(sys.argv[1]);"
-        "[shutil.copy(%r+'/data/example/'+f, d) for f in ('counts.tsv.gz','samples.tsv')];"
-        "c=yaml.safe_load(open(%r+'/configs/example.yaml'));c.update(counts='counts.tsv.gz',samples='samples.tsv',outdir='res');"
-        "yaml.safe_dump(c,open(d/'study.yaml','w'));inbox_flow(str(d));t=time.perf_counter();inbox_flow(str(d));"
-        "print('UNCHANGED', time.perf_counter()-t)"
-    ) % (str(ROOT), str(ROOT), str(ROOT))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", code, tmp], capture_output=True, text=True, check=True, cwd=tmp)
-        sec = float(next(ln for ln in out.stdout.splitlines() if ln.startswith("UNCHANGED")).split()[1])
-    rows.append({"row": "flow:inbox re-run, inputs unchanged", "median_s": sec, "peak_mib": float("nan"), "runs": 1})
+            env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+            s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env)
+            times.append(s)
+            peaks.append(m)
+    rows.append(_row("flow:example, temporary Prefect server (20000 x 12)", times, peaks))
+    if with_r:
+        times, peaks = [], []
+        for _ in range(repeats):
+            s, m = _timed([
+                "Rscript", str(ROOT / "benchmarks" / "r_deseq2.R"), str(ROOT / "data" / "example" / "counts.tsv.gz"),
+                str(ROOT / "data" / "example" / "samples.tsv"), "~ batch + sex + condition", "condition", "T2DM",
+                "control",
+            ])
+            times.append(s)
+            peaks.append(m)
+        rows.append(_row("R DESeq2 alone on the example (20000 x 12)", times, peaks))
     return rows
+
+
+def _r_row(g: int, s: int, repeats: int) -> dict[str, object]:
+    genes, study = _study(g, s)
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = study.counts.copy()
+        counts.insert(0, "gene_id", genes["gene_id"].to_numpy())
+        counts.to_csv(Path(tmp) / "counts.tsv", sep="\t", index=False)
+        study.samples[["condition"]].to_csv(Path(tmp) / "samples.tsv", sep="\t")
+        runs = [
+            _timed([
+                "Rscript", str(ROOT / "benchmarks" / "r_deseq2.R"), f"{tmp}/counts.tsv", f"{tmp}/samples.tsv",
+                "~ condition", "condition", "T2DM", "control",
+            ])
+            for _ in range(repeats)
+        ]
+    return _row(f"de:R DESeq2 ({g} x {s})", [r[0] for r in runs], [r[1] for r in runs])
 
 
 def main() -> None:
@@ -145,7 +246,10 @@ def main() -> None:
     ap.add_argument("--one", nargs=3, metavar=("KIND", "GENES", "SAMPLES"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="20000x6,20000x12,60000x12,20000x200")
-    ap.add_argument("--flow", action="store_true", help="also time the whole example flow and an unchanged inbox re-run")
+    ap.add_argument("--gsea", action="store_true", help="GSEA rows (gseapy on 1,000 sets takes ~80 s per run)")
+    ap.add_argument("--flow", action="store_true", help="whole example flow rows")
+    ap.add_argument("--r", action="store_true", help="R DESeq2 rows (needs Rscript with DESeq2)")
+    ap.add_argument("--scale", action="store_true", help="60,000 x 1,000 DE row (one run, several minutes)")
     args = ap.parse_args()
     if args.one:
         kind, g, s = args.one
@@ -153,25 +257,47 @@ def main() -> None:
         return
     import pandas as pd
 
+    if args.r and not shutil.which("Rscript"):
+        raise SystemExit("--r needs Rscript with DESeq2 (apt-get install r-bioc-deseq2)")
     rows: list[dict[str, object]] = []
+
+    def add(row: dict[str, object]) -> None:
+        rows.append(row)
+        print(f"  {row}", file=sys.stderr, flush=True)
+
     for size in args.sizes.split(","):
         g, s = (int(x) for x in size.split("x"))
-        kinds = ["de:bmsc-dge", "de:pydeseq2"] + (["gsea:curated+hallmark"] if s == 12 and g == 20000 else [])
-        for kind in kinds:
+        for kind in ("de:bmsc-dge", "de:pydeseq2"):
             res = [_measure(["--one", kind, str(g), str(s)]) for _ in range(args.repeats)]
-            rows.append({"row": f"{kind} ({g} x {s})", "median_s": statistics.median(r["seconds"] for r in res),
-                         "peak_mib": max(r["peak_mib"] for r in res), "runs": args.repeats})
-            print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+            add(_row(f"{kind} ({g} x {s})", [r["seconds"] for r in res], [r["peak_mib"] for r in res]))
+        if args.r:
+            add(_r_row(g, s, args.repeats))
+    if args.gsea:
+        for which, label in (("71", "71 curated + Hallmark sets"), ("1000", "1,000 sets")):
+            for engine in ("bmsc-dge", "gseapy"):
+                reps = args.repeats if engine == "bmsc-dge" or which == "71" else 1
+                res = [_measure(["--one", f"gsea:{engine}:{which}", "20000", "12"]) for _ in range(reps)]
+                add(_row(f"gsea:{engine}, {label} x 1000 permutations (20000 genes)",
+                         [r["seconds"] for r in res], [r["peak_mib"] for r in res]))
+    if args.scale:
+        res = _measure(["--one", "de:bmsc-dge", "60000", "1000"])
+        add(_row("scale:bmsc-dge (60000 x 1000)", [res["seconds"]], [res["peak_mib"]]))
     if args.flow:
-        rows.extend(_flow_rows(args.repeats))
+        for row in _flow_rows(args.repeats, args.r):
+            add(row)
     table = pd.DataFrame(rows)
-    for size in args.sizes.split(","):
-        g, s = size.split("x")
-        ours = table.loc[table["row"] == f"de:bmsc-dge ({g} x {s})", "median_s"]
-        stock = table.loc[table["row"] == f"de:pydeseq2 ({g} x {s})", "median_s"]
-        if len(ours) and len(stock):
-            table.loc[table["row"] == f"de:bmsc-dge ({g} x {s})", "speed-up vs stock"] = float(stock.iloc[0] / ours.iloc[0])
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    for i, row in table.iterrows():
+        name = str(row["row"])
+        if name.startswith(("de:", "scale:")) and "(" in name:
+            g, s = (int(x) for x in name.rsplit("(", 1)[1].rstrip(")").split(" x "))
+            table.loc[i, "us/gene/sample"] = 1e6 * float(row["median_s"]) / (g * s)
+        if name.startswith("de:bmsc-dge"):
+            size = name.split("(", 1)[1]
+            for other, col in (("de:pydeseq2", "x vs pydeseq2"), ("de:R DESeq2", "x vs R")):
+                ref = table.loc[table["row"] == f"{other} ({size}", "median_s"]
+                if len(ref):
+                    table.loc[i, col] = float(ref.iloc[0]) / float(row["median_s"])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep=""))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from pydeseq2.ds import DeseqStats
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bmsc_dge.de import with_references  # noqa: E402
-from tests.parity_helpers import CASES, DATA, load_dataset  # noqa: E402
+from bmsc_dge.de import with_references
+from tests.parity_helpers import CASES, DATA, load_dataset
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,6 +65,32 @@ logger = logging.getLogger(__name__)
 
 MIN_MU = 0.5  # DESeq2's minmu
 R_RIDGE = 1e-6 / np.log(2) ** 2  # DESeq2's lambda (log2 scale) expressed on the natural-log scale
+#: samples x genes elements per block of the vectorised fits (~160 MB per float64 temporary):
+#: large studies are fitted in gene blocks so memory stays bounded (60,000 x 1,000 in < 8 GB)
+CHUNK_ELEMENTS = 20_000_000
+
+
+def by_gene_blocks(
+    fit: Callable[[slice], tuple[np.ndarray, ...]], n_samples: int, n_genes: int, gene_axes: tuple[int, ...]
+) -> tuple[np.ndarray, ...]:
+    """Run ``fit`` on blocks of genes and join the outputs along each output's gene axis.
+
+    Parameters
+    ----------
+    fit
+        Fits the genes of one slice; returns arrays whose gene axis is given by ``gene_axes``.
+    n_samples, n_genes
+        Problem size; blocks hold at most :data:`CHUNK_ELEMENTS` samples x genes (>= 256 genes).
+    gene_axes
+        Axis of each returned array that runs over genes (0 for per-gene vectors and
+        genes x p matrices, 1 for samples x genes matrices).
+    """
+    size = max(256, CHUNK_ELEMENTS // max(n_samples, 1))
+    if n_genes <= size:
+        return fit(slice(None))
+    parts = [fit(slice(i, min(i + size, n_genes))) for i in range(0, n_genes, size)]
+    return tuple(np.concatenate([p[k] for p in parts], axis=ax) for k, ax in enumerate(gene_axes))
+
 
 DE_COLUMNS = [
     "gene_id",
@@ -113,7 +139,12 @@ class RInference(DefaultInference):
         sf = np.asarray(size_factors, dtype=float)
         x = np.asarray(design_matrix, dtype=float)
         d = np.asarray(disp, dtype=float)
-        beta, mu, hat, conv = irls_r(y, sf, x, d, ridge=R_RIDGE, min_mu=min_mu)
+        beta, mu, hat, conv = by_gene_blocks(
+            lambda g: irls_r(y[:, g], sf, x, d[g], ridge=R_RIDGE, min_mu=min_mu),
+            y.shape[0],
+            y.shape[1],
+            (0, 1, 1, 0),
+        )
         if (~conv).any():  # R refits these with optim; PyDESeq2's per-gene solver does the same job
             idx = np.flatnonzero(~conv)
             b2, m2, h2, c2 = super().irls(
@@ -147,15 +178,17 @@ class RInference(DefaultInference):
             return super().wald_test(
                 design_matrix, disp, lfc, mu, ridge_factor, contrast, lfc_null, alt_hypothesis
             )
-        return wald_test(
-            np.asarray(design_matrix, dtype=float),
-            np.asarray(disp, dtype=float),
-            np.asarray(lfc, dtype=float),
-            np.asarray(mu, dtype=float),
+        x = np.asarray(design_matrix, dtype=float)
+        d, b, m = np.asarray(disp, dtype=float), np.asarray(lfc, dtype=float), np.asarray(mu, dtype=float)
+        ridge, c, null = (
             np.asarray(ridge_factor, dtype=float),
             np.asarray(contrast, dtype=float),
             float(np.asarray(lfc_null)),
         )
+        p, stat, se = by_gene_blocks(
+            lambda g: wald_test(x, d[g], b[g], m[:, g], ridge, c, null), m.shape[0], m.shape[1], (0, 0, 0)
+        )
+        return p, stat, se
 
     def lfc_shrink_nbinom_glm(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
         self,
@@ -168,9 +201,16 @@ class RInference(DefaultInference):
         optimizer: str,
         shrink_index: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return shrink_lfc_map(
-            design_matrix, counts, size, offset, prior_no_shrink_scale, prior_scale, shrink_index
+        y, sz = np.asarray(counts, dtype=float), np.asarray(size, dtype=float)
+        beta, inv, conv = by_gene_blocks(
+            lambda g: shrink_lfc_map(
+                design_matrix, y[:, g], sz[g], offset, prior_no_shrink_scale, prior_scale, shrink_index
+            ),
+            y.shape[0],
+            y.shape[1],
+            (0, 0, 0),
         )
+        return beta, inv, conv
 
     def alpha_mle(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
         self,
@@ -203,18 +243,23 @@ class RInference(DefaultInference):
         # R clamps the fitted means at minmu = 0.5 before estimating dispersions (PyDESeq2 does so
         # only for its linear-model means); this matters for low-count genes in GLM designs.
         m = np.maximum(np.asarray(mu, dtype=float), MIN_MU)
+        a = np.asarray(alpha_hat, float)
         if prior_reg:
-            return map_dispersions_r(
-                y,
-                x,
-                m,
-                np.asarray(alpha_hat, float),
-                np.asarray(alpha_hat, float),
-                float(prior_disp_var or 1.0),
-                min_disp,
-                max_disp,
+            var = float(prior_disp_var or 1.0)
+            disp, conv = by_gene_blocks(
+                lambda g: map_dispersions_r(y[:, g], x, m[:, g], a[g], a[g], var, min_disp, max_disp),
+                y.shape[0],
+                y.shape[1],
+                (0, 0),
             )
-        return genewise_dispersions_r(y, x, m, np.asarray(alpha_hat, float), min_disp, max_disp)
+            return disp, conv
+        disp, conv = by_gene_blocks(
+            lambda g: genewise_dispersions_r(y[:, g], x, m[:, g], a[g], min_disp, max_disp),
+            y.shape[0],
+            y.shape[1],
+            (0, 0),
+        )
+        return disp, conv
 
 
 class RDeseqDataSet(DeseqDataSet):
@@ -236,16 +281,24 @@ class RDeseqDataSet(DeseqDataSet):
         fitted = self.var["fitted_dispersions"].to_numpy(dtype=float)[nz]
         init = np.where(gw > 0.1 * fitted, gw, fitted)
         init = np.where(np.isnan(init), fitted, init)
-        disp, conv = map_dispersions_r(
-            np.asarray(self.X, dtype=float)[:, nz],
-            np.asarray(self.obsm["design_matrix"], dtype=float),
-            np.maximum(np.asarray(self.layers["_mu_hat"], dtype=float)[:, nz], MIN_MU),
-            init,
-            fitted,
-            float(self.uns["prior_disp_var"]),
-            self.min_disp,
-            self.max_disp,
-        )
+        idx = np.flatnonzero(nz)
+        x = np.asarray(self.obsm["design_matrix"], dtype=float)
+        var = float(self.uns["prior_disp_var"])
+
+        def block(g: slice) -> tuple[np.ndarray, np.ndarray]:
+            cols = idx[g]
+            return map_dispersions_r(
+                np.asarray(self.X[:, cols], dtype=float),
+                x,
+                np.maximum(np.asarray(self.layers["_mu_hat"][:, cols], dtype=float), MIN_MU),
+                init[g],
+                fitted[g],
+                var,
+                self.min_disp,
+                self.max_disp,
+            )
+
+        disp, conv = by_gene_blocks(block, self.n_obs, idx.size, (0, 0))
         full = np.full(self.n_vars, np.nan)
         full[nz] = disp
         self.var["MAP_dispersions"] = full

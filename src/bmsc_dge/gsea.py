@@ -19,7 +19,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import gseapy
 import numpy as np
 import pandas as pd
 
@@ -128,6 +127,8 @@ def run_prerank(
             logger.warning("collection %s: no gene set passed the size filter", collection)
             return GseaResult(empty, ranking)
         return GseaResult(_tidy(res.table, collection), ranking, res.curves)
+    import gseapy  # only this engine needs it (~1 s of imports)
+
     rnk = ranking.copy()
     try:
         pre = gseapy.prerank(

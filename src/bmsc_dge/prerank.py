@@ -20,6 +20,7 @@ by Monte-Carlo noise of the same size as between two gseapy seeds (``docs/perfor
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -212,7 +213,6 @@ def prerank(
         tag.append(f"{le.size}/{h.size}")
         gene_frac.append(f"{frac:.2%}")
     null = np.empty((len(terms), permutations))
-    rng = np.random.default_rng(seed)
     order = np.argsort([h.size for h in hits])[::-1]  # big sets first balances the threads
 
     def walk(i: int, perm: np.ndarray, lo: int) -> None:
@@ -221,9 +221,9 @@ def prerank(
         null[i, lo : lo + perm.shape[0]] = _es(tops, bottoms)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for lo in range(0, permutations, block):
-            size = min(block, permutations - lo)
-            perm = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int32), (size, n)), axis=1)
+        for lo, perm in zip(
+            range(0, permutations, block), permutation_blocks(n, permutations, seed, block), strict=True
+        ):
             list(pool.map(lambda i, p=perm, s=lo: walk(i, p, s), order))
     nes, nes_null = _normalise(es, null)
     table = pd.DataFrame(
@@ -249,6 +249,23 @@ def prerank(
             curves[term] = {"res": running_score(h, wm), "hits": h.copy()}
     logger.info("prerank: %d sets x %d permutations over %d genes", len(terms), permutations, n)
     return PrerankResult(table, curves)
+
+
+@functools.lru_cache(maxsize=1)
+def permutation_blocks(n_genes: int, permutations: int, seed: int, block: int) -> tuple[np.ndarray, ...]:
+    """The seeded gene-label permutations, in blocks of ``block`` rows (int32, read-only).
+
+    Cached (one entry): the collections of a run share the ranking length and the seed, so they
+    share the draw, as gseapy's sets within one call do.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for lo in range(0, permutations, block):
+        size = min(block, permutations - lo)
+        perm = rng.permuted(np.broadcast_to(np.arange(n_genes, dtype=np.int32), (size, n_genes)), axis=1)
+        perm.flags.writeable = False
+        out.append(perm)
+    return tuple(out)
 
 
 def running_score(hits: np.ndarray, weights: np.ndarray) -> np.ndarray:
