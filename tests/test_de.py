@@ -140,9 +140,12 @@ def test_gene_blocks_give_the_same_answers(fitted, monkeypatch):
     adata, _ = apply_prefilter(study, cfg)
     assert adata.n_vars > 600  # at least three blocks below
     monkeypatch.setattr(de_mod, "CHUNK_ELEMENTS", 256 * adata.n_obs)
+    monkeypatch.setattr(de_mod, "MIN_BLOCK_GENES", 256)
     c = cfg.contrasts[0]
-    fit = fit_deseq2(adata, study.frame, cfg.design, {c.variable: c.reference}, DEConfig(n_cpus=1))
+    fit = fit_deseq2(adata, study.frame, cfg.design, {c.variable: c.reference}, DEConfig(n_cpus=2))
     blocked = contrast_table(fit, c, cfg.alpha, DEConfig(n_cpus=1)).set_index("gene_id").loc[de["gene_id"]]
     whole = de.set_index("gene_id")
     for col in ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj", "log2FoldChange_shrunk"]:
-        np.testing.assert_allclose(blocked[col].to_numpy(), whole[col].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(
+            blocked[col].to_numpy(), whole[col].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True
+        )

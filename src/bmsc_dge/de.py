@@ -36,6 +36,7 @@ import logging
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,27 +69,44 @@ R_RIDGE = 1e-6 / np.log(2) ** 2  # DESeq2's lambda (log2 scale) expressed on the
 #: samples x genes elements per block of the vectorised fits (~160 MB per float64 temporary):
 #: large studies are fitted in gene blocks so memory stays bounded (60,000 x 1,000 in < 8 GB)
 CHUNK_ELEMENTS = 20_000_000
+MIN_BLOCK_GENES = 2_000
 
 
 def by_gene_blocks(
-    fit: Callable[[slice], tuple[np.ndarray, ...]], n_samples: int, n_genes: int, gene_axes: tuple[int, ...]
+    fit: Callable[[slice], tuple[np.ndarray, ...]],
+    n_samples: int,
+    n_genes: int,
+    gene_axes: tuple[int, ...],
+    threads: int = 1,
 ) -> tuple[np.ndarray, ...]:
-    """Run ``fit`` on blocks of genes and join the outputs along each output's gene axis.
+    """Run ``fit`` on blocks of genes (in ``threads`` threads) and join the outputs along each gene axis.
 
     Parameters
     ----------
     fit
         Fits the genes of one slice; returns arrays whose gene axis is given by ``gene_axes``.
     n_samples, n_genes
-        Problem size; blocks hold at most :data:`CHUNK_ELEMENTS` samples x genes (>= 256 genes).
+        Problem size; a block holds at most :data:`CHUNK_ELEMENTS` / ``threads`` samples x genes
+        (so memory does not grow with threads) and at least :data:`MIN_BLOCK_GENES` genes.
     gene_axes
         Axis of each returned array that runs over genes (0 for per-gene vectors and
         genes x p matrices, 1 for samples x genes matrices).
+    threads
+        Blocks fitted at once; numpy releases the GIL in its array loops, so two threads use two
+        cores. Genes are independent, so the answers do not depend on the blocking.
     """
-    size = max(256, CHUNK_ELEMENTS // max(n_samples, 1))
+    threads = max(1, threads)
+    size = max(MIN_BLOCK_GENES, CHUNK_ELEMENTS // threads // max(n_samples, 1))
+    if threads > 1:
+        size = min(size, max(MIN_BLOCK_GENES, -(-n_genes // threads)))
     if n_genes <= size:
         return fit(slice(None))
-    parts = [fit(slice(i, min(i + size, n_genes))) for i in range(0, n_genes, size)]
+    blocks = [slice(i, min(i + size, n_genes)) for i in range(0, n_genes, size)]
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(fit, blocks))
+    else:
+        parts = [fit(b) for b in blocks]
     return tuple(np.concatenate([p[k] for p in parts], axis=ax) for k, ax in enumerate(gene_axes))
 
 
@@ -118,8 +136,8 @@ class RInference(DefaultInference):
       PyDESeq2's per-gene optimiser (R uses ``optim`` for them).
     * Linear-model means, Wald tests and apeGLM-style LFC shrinkage: :mod:`bmsc_dge.glm`.
 
-    Nothing runs per gene in Python and no process pool is started, so ``n_cpus`` only matters
-    for the few fallbacks.
+    Nothing runs per gene in Python and no process pool is started: ``n_cpus`` threads fit blocks
+    of genes at once (:func:`by_gene_blocks`; numpy releases the GIL in its array loops).
     """
 
     def irls(  # noqa: D102 - interface documented in pydeseq2.inference.Inference
@@ -144,6 +162,7 @@ class RInference(DefaultInference):
             y.shape[0],
             y.shape[1],
             (0, 1, 1, 0),
+            threads=self.n_cpus,
         )
         if (~conv).any():  # R refits these with optim; PyDESeq2's per-gene solver does the same job
             idx = np.flatnonzero(~conv)
@@ -186,7 +205,11 @@ class RInference(DefaultInference):
             float(np.asarray(lfc_null)),
         )
         p, stat, se = by_gene_blocks(
-            lambda g: wald_test(x, d[g], b[g], m[:, g], ridge, c, null), m.shape[0], m.shape[1], (0, 0, 0)
+            lambda g: wald_test(x, d[g], b[g], m[:, g], ridge, c, null),
+            m.shape[0],
+            m.shape[1],
+            (0, 0, 0),
+            threads=self.n_cpus,
         )
         return p, stat, se
 
@@ -209,6 +232,7 @@ class RInference(DefaultInference):
             y.shape[0],
             y.shape[1],
             (0, 0, 0),
+            threads=self.n_cpus,
         )
         return beta, inv, conv
 
@@ -251,6 +275,7 @@ class RInference(DefaultInference):
                 y.shape[0],
                 y.shape[1],
                 (0, 0),
+                threads=self.n_cpus,
             )
             return disp, conv
         disp, conv = by_gene_blocks(
@@ -258,6 +283,7 @@ class RInference(DefaultInference):
             y.shape[0],
             y.shape[1],
             (0, 0),
+            threads=self.n_cpus,
         )
         return disp, conv
 
@@ -298,7 +324,7 @@ class RDeseqDataSet(DeseqDataSet):
                 self.max_disp,
             )
 
-        disp, conv = by_gene_blocks(block, self.n_obs, idx.size, (0, 0))
+        disp, conv = by_gene_blocks(block, self.n_obs, idx.size, (0, 0), threads=self.inference.n_cpus)
         full = np.full(self.n_vars, np.nan)
         full[nz] = disp
         self.var["MAP_dispersions"] = full
