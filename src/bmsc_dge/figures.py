@@ -12,6 +12,7 @@ Layout under the run folder::
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import logging
 import os
@@ -160,7 +161,9 @@ class PendingFigures:
     Matplotlib draws in Python under the GIL, so threads do not help; forked children start in
     milliseconds with everything already imported (a Dask or spawned worker would first spend
     seconds importing), draw their share of the figures while the parent writes the tables, and
-    send back ``(index, label, path)`` triples. Children never log and leave with ``os._exit``.
+    send back ``(index, label, path)`` triples. Children never log, leave with ``os._exit`` and are
+    killed by Linux if the forking thread dies (``PR_SET_PDEATHSIG``), so create and collect a
+    ``PendingFigures`` in the same thread.
     """
 
     def __init__(
@@ -170,10 +173,12 @@ class PendingFigures:
         self._children: list[tuple[int, int]] = []  # (pid, read fd)
         self._processes = processes
         if processes > 1 and hasattr(os, "fork"):
+            parent = os.getpid()
             for k in range(processes):
                 read, write = os.pipe()
                 pid = os.fork()
                 if pid == 0:  # child
+                    _die_with(parent)
                     os.close(read)
                     _child_main(write, run, cfg, results, qc, (k, processes))
                 os.close(write)
@@ -212,6 +217,17 @@ class PendingFigures:
         out = {label: path for _, label, path in sorted(entries)}
         logger.info("wrote %d figures (%d process(es))", len(out), max(1, len(self._children)))
         return out
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this child when its parent dies (no orphans writing into a run folder)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: children finish their share and exit
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _child_main(
