@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from bmsc_dge import de as de_mod
 from bmsc_dge import gsea as gsea_mod
@@ -145,13 +146,13 @@ def analyse_contrast(
     ranking = gsea_mod.ranking_from_de(de)
     tables, curves = [], {}
     for collection, sets in matched.items():
-        res = gsea_task(ranking, sets, collection, cfg)
+        res = gsea_task(ranking, quote(sets), collection, cfg)
         tables.append(res.table)
         if collection == "curated":
             curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     curated_gsea = gsea[gsea["collection"] == "curated"]
-    targets = targets_task(de, curated_gsea, curated, cfg)
+    targets = targets_task(de, curated_gsea, quote(curated), cfg)
     logger.info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,
@@ -311,7 +312,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             adata, gene_filter = prefilter_task(study, cfg)
             timings["load_and_filter"] = time.perf_counter() - t
             t = time.perf_counter()
-            matched, collections, coverage = gene_sets_task(cfg, list(adata.var["symbol"].astype(str)))
+            matched, collections, coverage = gene_sets_task(cfg, quote(list(adata.var["symbol"].astype(str))))
             curated = collections.get("curated", [])
             timings["gene_sets"] = time.perf_counter() - t
             groups = _groups(cfg)
@@ -325,7 +326,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                 group_results = []
                 for refs, contrasts in groups:
                     fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
-                    res = [analyse_contrast(fit, c, cfg, matched, curated) for c in contrasts]
+                    res = [analyse_contrast(fit, c, cfg, quote(matched), quote(curated)) for c in contrasts]
                     group_results.append(
                         FitGroupResult(
                             results=res,
