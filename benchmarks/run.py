@@ -265,7 +265,7 @@ def main() -> None:
         rows.append(row)
         print(f"  {row}", file=sys.stderr, flush=True)
 
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):  # --sizes "" skips the DE rows
         g, s = (int(x) for x in size.split("x"))
         for kind in ("de:bmsc-dge", "de:pydeseq2"):
             res = [_measure(["--one", kind, str(g), str(s)]) for _ in range(args.repeats)]
