@@ -10,7 +10,7 @@ import contextvars
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anndata as ad
 import pandas as pd
@@ -53,6 +53,18 @@ class _WarningCollector(logging.Handler):
 
 
 _ACTIVE_COLLECTOR = contextvars.ContextVar("bmsc_dge_warning_collector", default=None)
+
+
+T = TypeVar("T")
+
+
+def uninspected(value: T) -> T:
+    """Pass ``value`` to a task or sub-flow without Prefect walking it (``prefect.utilities.annotations.quote``).
+
+    Prefect visits every element of list and dict arguments to find upstream futures; for gene-set
+    dictionaries and 20,000-symbol lists that cost seconds per run. Typed as the value itself.
+    """
+    return cast(T, quote(value))
 
 
 @task(name="load-config", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -146,13 +158,13 @@ def analyse_contrast(
     ranking = gsea_mod.ranking_from_de(de)
     tables, curves = [], {}
     for collection, sets in matched.items():
-        res = gsea_task(ranking, quote(sets), collection, cfg)
+        res = gsea_task(ranking, uninspected(sets), collection, cfg)
         tables.append(res.table)
         if collection == "curated":
             curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     curated_gsea = gsea[gsea["collection"] == "curated"]
-    targets = targets_task(de, curated_gsea, quote(curated), cfg)
+    targets = targets_task(de, curated_gsea, uninspected(curated), cfg)
     logger.info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,
@@ -312,7 +324,9 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             adata, gene_filter = prefilter_task(study, cfg)
             timings["load_and_filter"] = time.perf_counter() - t
             t = time.perf_counter()
-            matched, collections, coverage = gene_sets_task(cfg, quote(list(adata.var["symbol"].astype(str))))
+            matched, collections, coverage = gene_sets_task(
+                cfg, uninspected(list(adata.var["symbol"].astype(str)))
+            )
             curated = collections.get("curated", [])
             timings["gene_sets"] = time.perf_counter() - t
             groups = _groups(cfg)
@@ -326,7 +340,10 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                 group_results = []
                 for refs, contrasts in groups:
                     fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
-                    res = [analyse_contrast(fit, c, cfg, quote(matched), quote(curated)) for c in contrasts]
+                    res = [
+                        analyse_contrast(fit, c, cfg, uninspected(matched), uninspected(curated))
+                        for c in contrasts
+                    ]
                     group_results.append(
                         FitGroupResult(
                             results=res,
