@@ -85,6 +85,54 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def write_tables(
+    run: RunDir,
+    cfg: StudyConfig,
+    results: list[ContrastResult],
+    qc: QCResult,
+    *,
+    gene_filter: pd.DataFrame,
+    coverage: pd.DataFrame,
+    adata: ad.AnnData,
+    normalized: pd.DataFrame,
+    changes: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, str]:
+    """TSV + Parquet per table, the XLSX workbook and the h5ad matrices; ``label -> relative path``."""
+    written: dict[str, str] = {}
+
+    def put(label: str, df: pd.DataFrame, *parts: str) -> None:
+        p = write_tsv(df, run.path(*parts))
+        write_parquet(df, p.with_suffix(".parquet"))
+        written[label] = str(p.relative_to(run.partial))
+
+    sheets: dict[str, pd.DataFrame] = {}
+    for r in results:
+        n = r.contrast.name
+        put(f"de/{n}", r.de, "tables", "de", f"{n}.deseq2.tsv")
+        put(f"gsea/{n}", r.gsea, "tables", "gsea", f"{n}.gsea.tsv")
+        put(f"targets/{n}", r.targets, "tables", "targets", f"{n}.targets.tsv")
+        sheets[f"targets {n}"] = r.targets
+        sheets[f"gsea {n}"] = r.gsea
+        sheets[f"de {n}"] = r.de
+    for n, table in (changes or {}).items():
+        put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")
+        sheets[f"changes {n}"] = table
+    put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
+    put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
+    put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
+    put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
+    put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
+    sheets["qc samples"] = qc.samples
+    sheets["gene-set coverage"] = coverage
+    wb = write_workbook(sheets, run.path(f"{cfg.name}.xlsx"))
+    written["workbook"] = str(wb.relative_to(run.partial))
+    h5 = write_h5ad(
+        study_anndata(adata, normalized, qc.vst), run.path("matrices", "filtered_normalized.h5ad")
+    )
+    written["h5ad"] = str(h5.relative_to(run.partial))
+    return written
+
+
 def write_run_outputs(
     run: RunDir,
     cfg: StudyConfig,
@@ -109,42 +157,21 @@ def write_run_outputs(
         The manifest (also written as ``manifest.json``); ``manifest["files"]`` maps labels to
         paths relative to the run folder.
     """
-    written: dict[str, str] = {}
     t0 = time.perf_counter()
     # figures are drawn in forked processes while this process writes the tables
     pending = PendingFigures(run, cfg, results, qc, cfg.execution.figure_processes)
     try:
-
-        def put(label: str, df: pd.DataFrame, *parts: str) -> None:
-            p = write_tsv(df, run.path(*parts))
-            write_parquet(df, p.with_suffix(".parquet"))
-            written[label] = str(p.relative_to(run.partial))
-
-        sheets: dict[str, pd.DataFrame] = {}
-        for r in results:
-            n = r.contrast.name
-            put(f"de/{n}", r.de, "tables", "de", f"{n}.deseq2.tsv")
-            put(f"gsea/{n}", r.gsea, "tables", "gsea", f"{n}.gsea.tsv")
-            put(f"targets/{n}", r.targets, "tables", "targets", f"{n}.targets.tsv")
-            sheets[f"targets {n}"] = r.targets
-            sheets[f"gsea {n}"] = r.gsea
-            sheets[f"de {n}"] = r.de
-        for n, table in (changes or {}).items():
-            put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")
-            sheets[f"changes {n}"] = table
-        put("qc/samples", qc.samples, "tables", "qc", "samples.tsv")
-        put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
-        put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
-        put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
-        put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
-        sheets["qc samples"] = qc.samples
-        sheets["gene-set coverage"] = coverage
-        wb = write_workbook(sheets, run.path(f"{cfg.name}.xlsx"))
-        written["workbook"] = str(wb.relative_to(run.partial))
-        h5 = write_h5ad(
-            study_anndata(adata, normalized, qc.vst), run.path("matrices", "filtered_normalized.h5ad")
+        written = write_tables(
+            run,
+            cfg,
+            results,
+            qc,
+            gene_filter=gene_filter,
+            coverage=coverage,
+            adata=adata,
+            normalized=normalized,
+            changes=changes,
         )
-        written["h5ad"] = str(h5.relative_to(run.partial))
         timings["write_tables"] = time.perf_counter() - t0
     except BaseException:
         pending.cancel()
