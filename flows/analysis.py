@@ -26,7 +26,7 @@ from bmsc_dge.changes import compare_contrast, previous_run
 from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
 from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
 from bmsc_dge.outputs import summary_markdown, write_run_outputs
-from bmsc_dge.pipeline import FitGroupResult, analyse_fit_group
+from bmsc_dge.pipeline import FitGroupResult, analyse_fit_group, gsea_collection
 from bmsc_dge.qc import QCResult, run_qc
 from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
@@ -120,18 +120,7 @@ def gsea_task(
     ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
 ) -> gsea_mod.GseaResult:
     """Pre-ranked GSEA for one collection (engine per config)."""
-    g = cfg.gene_sets
-    return gsea_mod.run_prerank(
-        ranking,
-        sets,
-        collection=collection,
-        permutations=g.permutations,
-        seed=cfg.seed,
-        min_size=g.min_size,
-        max_size=g.max_size,
-        engine=g.engine,
-        curves=collection == "curated",
-    )
+    return gsea_collection(ranking, sets, collection, cfg)
 
 
 @task(name="rank-targets", cache_policy=NO_CACHE)

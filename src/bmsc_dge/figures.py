@@ -171,7 +171,6 @@ class PendingFigures:
     ) -> None:
         self._args = (run, cfg, results, qc)
         self._children: list[tuple[int, int]] = []  # (pid, read fd)
-        self._processes = processes
         if processes > 1 and hasattr(os, "fork"):
             parent = os.getpid()
             for k in range(processes):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ def run_prerank(
     min_size: int,
     max_size: int,
     threads: int = 1,
-    engine: str = "bmsc-dge",
+    engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge",
     curves: bool = True,
 ) -> GseaResult:
     """Pre-ranked GSEA for one collection.
@@ -95,8 +96,10 @@ def run_prerank(
         ``term -> genes`` (already restricted to the data or not; gseapy intersects).
     collection
         Label written in the ``collection`` column.
-    permutations, seed, min_size, max_size, threads
+    permutations, seed, min_size, max_size
         Passed to the engine.
+    threads
+        gseapy's ``threads`` (the bmsc-dge engine runs in the calling thread).
     engine
         ``"bmsc-dge"`` (:func:`bmsc_dge.prerank.prerank`) or ``"gseapy"``.
     curves
@@ -121,7 +124,6 @@ def run_prerank(
             min_size=min_size,
             max_size=max_size,
             curves_for=sets.keys() if curves else (),
-            threads=threads,
         )
         if res.table.empty:
             logger.warning("collection %s: no gene set passed the size filter", collection)

@@ -30,6 +30,24 @@ class FitGroupResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def gsea_collection(
+    ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
+) -> gsea_mod.GseaResult:
+    """Pre-ranked GSEA of one collection with the study's settings (curves kept for ``curated``)."""
+    g = cfg.gene_sets
+    return gsea_mod.run_prerank(
+        ranking,
+        sets,
+        collection=collection,
+        permutations=g.permutations,
+        seed=cfg.seed,
+        min_size=g.min_size,
+        max_size=g.max_size,
+        engine=g.engine,
+        curves=collection == "curated",
+    )
+
+
 def analyse_contrast(
     fit: de_mod.DEFit,
     contrast: Contrast,
@@ -43,17 +61,7 @@ def analyse_contrast(
     tables, curves = [], {}
     g = cfg.gene_sets
     for collection, sets in matched.items():
-        res = gsea_mod.run_prerank(
-            ranking,
-            sets,
-            collection=collection,
-            permutations=g.permutations,
-            seed=cfg.seed,
-            min_size=g.min_size,
-            max_size=g.max_size,
-            engine=g.engine,
-            curves=collection == "curated",
-        )
+        res = gsea_collection(ranking, sets, collection, cfg)
         tables.append(res.table)
         if collection == "curated":
             curves = res.curves
