@@ -259,7 +259,7 @@ def shrink_lfc_map(
         stuck = ~moved  # no decrease along a descent direction: at the optimum to rounding
         converged[idx[done | stuck]] = True
         active[idx[done | stuck]] = False
-    grad, hess = _gradient_hessian(beta, x, y, size, off, prior_no_shrink_scale, prior_scale, k)
+    _, hess = _gradient_hessian(beta, x, y, size, off, prior_no_shrink_scale, prior_scale, k)
     with np.errstate(invalid="ignore"):
         inv = np.linalg.inv(hess)
     if (~converged).any():
