@@ -53,6 +53,40 @@ CASES: dict[str, dict] = {
     },
 }
 
+#: Shallow, zero-heavy and few-residual-df datasets (make_datasets_fewdf.py / make_reference_fewdf.R).
+FEWDF_CASES: dict[str, dict] = {
+    "shallow_donor": {
+        "design": "~ donor + status",
+        "refs": {"donor": "d1", "status": "undiff"},
+        "contrast": Contrast(name="c", variable="status", target="osteo", reference="undiff"),
+    },
+    "shallow_two": {
+        "design": "~ condition",
+        "refs": {"condition": "control"},
+        "contrast": Contrast(name="c", variable="condition", target="T2DM", reference="control"),
+    },
+    "sex_3v3": {
+        "design": "~ sex + condition",
+        "refs": {"condition": "control", "sex": "F"},
+        "contrast": Contrast(name="c", variable="condition", target="T2DM", reference="control"),
+    },
+    "one_df": {
+        "design": "~ batch + condition",
+        "refs": {"condition": "control", "batch": "b1"},
+        "contrast": Contrast(name="c", variable="condition", target="T2DM", reference="control"),
+    },
+    "poscounts": {
+        "design": "~ condition",
+        "refs": {"condition": "control"},
+        "contrast": Contrast(name="c", variable="condition", target="T2DM", reference="control"),
+        "size_factors": "poscounts",
+    },
+}
+CASES.update(FEWDF_CASES)
+
+ALT_HYPOTHESES = ("greaterAbs", "lessAbs", "greater", "less")
+THRESHOLD = float(np.log2(1.5))
+
 
 def load_dataset(name: str) -> tuple[ad.AnnData, pd.DataFrame]:
     counts = pd.read_csv(DATA / f"{name}.counts.csv", index_col=0)
@@ -91,10 +125,16 @@ class Comparison:
 def run_case(name: str, cfg: DEConfig | None = None) -> tuple[pd.DataFrame, DEFit]:
     case = CASES[name]
     adata, frame = load_dataset(name)
-    cfg = cfg or DEConfig(n_cpus=1, lfc_shrink=False)
+    cfg = cfg or DEConfig(n_cpus=1, lfc_shrink=False, size_factors=case.get("size_factors", "ratio"))
     fit = fit_deseq2(adata, frame, case["design"], case["refs"], cfg)
     table = contrast_table(fit, case["contrast"], 0.05, cfg)
     return table, fit
+
+
+def r_prior_variance(name: str) -> float:
+    """R's ``dispPriorVar`` recorded in ``<name>.r_meta.csv`` (new references only)."""
+    meta = pd.read_csv(DATA / f"{name}.r_meta.csv").set_index("key")["value"]
+    return float(meta["dispPriorVar"])
 
 
 def compare(name: str, ours: pd.DataFrame, fit: DEFit, alpha: float = 0.05) -> Comparison:

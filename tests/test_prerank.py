@@ -44,7 +44,17 @@ def _gseapy(ranking, sets, seed):
 @pytest.fixture(scope="module")
 def compared(problem):
     ranking, sets = problem
-    ours = prerank(ranking, sets, permutations=1000, seed=1, min_size=5, max_size=500, curves_for=["SET00"])
+    # add_one=False: gseapy's own b / m, so the permutation statistics can be compared with it
+    ours = prerank(
+        ranking,
+        sets,
+        permutations=1000,
+        seed=1,
+        min_size=5,
+        max_size=500,
+        curves_for=["SET00"],
+        add_one=False,
+    )
     g1, g2 = _gseapy(ranking, sets, 1), _gseapy(ranking, sets, 2)
     return ours, g1, g2
 
@@ -109,3 +119,18 @@ def test_seeded_and_size_filtered(problem):
 def test_no_set_passes_gives_empty_table(problem):
     ranking, _ = problem
     assert prerank(ranking, {"X": ["absent1", "absent2"]}, permutations=100).table.empty
+
+
+def test_permutation_pvalues_are_never_zero(problem):
+    """Phipson & Smyth: (b + 1) / (m + 1); the planted sets reach the floor and are flagged."""
+    ranking, sets = problem
+    res = prerank(ranking, sets, permutations=200, seed=1, min_size=5, max_size=500).table.set_index("Term")
+    raw = prerank(ranking, sets, permutations=200, seed=1, min_size=5, max_size=500, add_one=False).table
+    raw = raw.set_index("Term").loc[res.index]
+    for col in ("NOM p-val", "FDR q-val", "FWER p-val"):
+        assert (res[col] > 0).all(), col
+        assert (res[col] >= raw[col] - 1e-12).all(), col  # never smaller than gseapy's b / m
+    assert (raw["NOM p-val"] == 0).any()  # the trap: gseapy's formula gives 0 here
+    flagged = res["pval_bound"].to_numpy(dtype=bool)
+    np.testing.assert_array_equal(flagged, (raw["NOM p-val"] == 0).to_numpy())
+    assert (res.loc[flagged, "NOM p-val"] <= 1 / 50).all()  # 1 / (m + 1) with m ~ half of 200

@@ -51,6 +51,8 @@ class Contrast(_Strict):
     coefficient: str | None = None
     test: Literal["wald", "lrt"] = "wald"
     reduced: str | None = None
+    lfc_threshold: float = Field(0.0, ge=0)
+    alt_hypothesis: Literal["greaterAbs", "lessAbs", "greater", "less"] = "greaterAbs"
 
     @field_validator("name")
     @classmethod
@@ -72,6 +74,10 @@ class Contrast(_Strict):
             raise ValueError(f"target and reference are both {self.target!r}")
         if has_levels and self.coefficient is not None:
             raise ValueError("give either variable/target/reference or coefficient, not both")
+        if self.alt_hypothesis == "lessAbs" and self.lfc_threshold == 0:
+            raise ValueError("alt_hypothesis 'lessAbs' needs lfc_threshold > 0 (as in R's results())")
+        if self.test == "lrt" and (self.lfc_threshold != 0 or self.alt_hypothesis != "greaterAbs"):
+            raise ValueError("lfc_threshold / alt_hypothesis apply to Wald tests, not to `test: lrt`")
         if self.test == "wald":
             if self.reduced is not None:
                 raise ValueError("`reduced` is only used with `test: lrt`")
@@ -86,9 +92,25 @@ class Contrast(_Strict):
         """Human-readable description of the comparison."""
         if self.test == "lrt":
             return f"LRT: full design vs {self.reduced}"
-        if self.variable is not None:
-            return f"{self.variable} {self.target} vs {self.reference}"
-        return f"coefficient {self.coefficient}"
+        base = (
+            f"{self.variable} {self.target} vs {self.reference}"
+            if self.variable is not None
+            else f"coefficient {self.coefficient}"
+        )
+        return f"{base} ({self.hypothesis})" if self.lfc_threshold > 0 else base
+
+    @property
+    def hypothesis(self) -> str:
+        """The tested alternative in words, as R's ``results(lfcThreshold, altHypothesis)``."""
+        t = self.lfc_threshold
+        if self.test == "lrt":
+            return "LRT"
+        return {
+            "greaterAbs": f"|log2FC| > {t:g}" if t > 0 else "log2FC != 0",
+            "lessAbs": f"|log2FC| < {t:g}",
+            "greater": f"log2FC > {t:g}",
+            "less": f"log2FC < {-t:g}",
+        }[self.alt_hypothesis]
 
 
 class FilterConfig(_Strict):
@@ -107,6 +129,11 @@ class DEConfig(_Strict):
     ``engine`` picks the numerical backend: ``"bmsc-dge"`` (default) fits every gene at once with
     R DESeq2's algorithms (:mod:`bmsc_dge.dispersion`, :mod:`bmsc_dge.glm`); ``"pydeseq2"`` is stock
     PyDESeq2 (per-gene optimisers over ``n_cpus`` joblib processes), kept for comparison.
+
+    ``size_factors``: R's ``estimateSizeFactors(type =)``: ``"ratio"`` (median of ratios, the
+    default) or ``"poscounts"`` (geometric means over positive counts, R's choice for sparse data
+    and pseudobulk). With ``"ratio"``, a study in which every gene has a zero (where R stops and
+    advises ``poscounts``) is fitted with ``poscounts`` and a warning.
     """
 
     engine: Literal["bmsc-dge", "pydeseq2"] = "bmsc-dge"
@@ -115,6 +142,7 @@ class DEConfig(_Strict):
     independent_filter: bool = True
     refit_cooks: bool = True
     fit_type: Literal["parametric", "mean"] = "parametric"
+    size_factors: Literal["ratio", "poscounts"] = "ratio"
     n_cpus: int = Field(2, ge=1)
 
 

@@ -56,10 +56,12 @@ from bmsc_dge.dispersion import (
     irls_r,
     map_dispersions_r,
     nb_deviance,
+    optim_refit_r,
     parametric_trend_r,
 )
-from bmsc_dge.errors import DesignError
-from bmsc_dge.glm import linear_model_mu, shrink_lfc_map, wald_test
+from bmsc_dge.dispersion_prior import dispersion_prior_variance
+from bmsc_dge.errors import DesignError, FitError
+from bmsc_dge.glm import linear_model_mu, shrink_lfc_map, threshold_test, wald_test
 from bmsc_dge.multitest import bh_adjust, independent_filtering
 
 logger = logging.getLogger(__name__)
@@ -164,12 +166,10 @@ class RInference(DefaultInference):
             (0, 1, 1, 0),
             threads=self.n_cpus,
         )
-        if (~conv).any():  # R refits these with optim; PyDESeq2's per-gene solver does the same job
+        if (~conv).any():  # R refits these with optim (fitNbinomGLMsOptim); hat values stay IRLS's
             idx = np.flatnonzero(~conv)
-            b2, m2, h2, c2 = super().irls(
-                y[:, idx], sf, x, d[idx], min_mu, beta_tol, min_beta, max_beta, optimizer, maxiter
-            )  # type: ignore[arg-type]
-            beta[idx], mu[:, idx], hat[:, idx] = b2, m2, h2
+            b2, m2, c2 = optim_refit_r(y[:, idx], sf, x, d[idx], beta[idx], min_mu=min_mu)
+            beta[idx], mu[:, idx] = b2, m2
             conv[idx] = c2
         return beta, mu, hat, conv
 
@@ -198,7 +198,10 @@ class RInference(DefaultInference):
                 design_matrix, disp, lfc, mu, ridge_factor, contrast, lfc_null, alt_hypothesis
             )
         x = np.asarray(design_matrix, dtype=float)
-        d, b, m = np.asarray(disp, dtype=float), np.asarray(lfc, dtype=float), np.asarray(mu, dtype=float)
+        d, b = np.asarray(disp, dtype=float), np.asarray(lfc, dtype=float)
+        # R's fitBeta forms the covariance from the means clamped at minmu (0.5), as in its IRLS
+        # loop; PyDESeq2 passes unclamped means. Low-count genes in shallow data depend on this.
+        m = np.maximum(np.asarray(mu, dtype=float), MIN_MU)
         ridge, c, null = (
             np.asarray(ridge_factor, dtype=float),
             np.asarray(contrast, dtype=float),
@@ -297,6 +300,61 @@ class RDeseqDataSet(DeseqDataSet):
     and the outlier refit are PyDESeq2's (the refit's MAP step starts at the trend, a small
     difference from R that only touches replaced genes).
     """
+
+    def fit_size_factors(self, fit_type: str | None = None, control_genes: object = None) -> None:  # type: ignore[override]
+        """Size factors; ``poscounts`` as R's ``estimateSizeFactors(type = "poscounts")``.
+
+        R's geometric mean of a gene is ``exp(sum(log(positive counts)) / m)`` (zeros count in the
+        denominator), each sample's factor the median ratio over its positive counts, and the
+        factors are scaled to geometric mean 1. PyDESeq2's ``poscounts`` differs by up to ~0.2%.
+        """
+        kind = fit_type or self.size_factors_fit_type
+        if kind != "poscounts" or control_genes is not None:
+            super().fit_size_factors(fit_type=fit_type, control_genes=control_genes)  # type: ignore[arg-type]
+            return
+        counts = np.asarray(self.X, dtype=float)
+        with np.errstate(divide="ignore"):
+            logc = np.log(counts)
+        pos = counts > 0
+        log_geo = np.where(pos, logc, 0.0).sum(axis=0) / counts.shape[0]
+        log_geo[~pos.any(axis=0)] = -np.inf
+        usable = np.isfinite(log_geo)[None, :] & pos
+        with np.errstate(invalid="ignore"):
+            ratios = np.where(usable, logc - log_geo[None, :], np.nan)
+        sf = np.exp(np.nanmedian(ratios, axis=1))
+        sf = sf / np.exp(np.mean(np.log(sf)))
+        self.obs["size_factors"] = sf
+        self.layers["normed_counts"] = counts / sf[:, None]
+        self.var["_normed_means"] = self.layers["normed_counts"].mean(axis=0)
+        self.logmeans = log_geo
+        self.filtered_genes = np.isfinite(log_geo)
+
+    def fit_dispersion_prior(self) -> None:
+        """Prior variance of log dispersions as R's ``estimateDispersionsPriorVar``.
+
+        PyDESeq2 uses the trigamma formula for every design; R simulates the prior variance when
+        the design leaves 1-3 residual degrees of freedom (:mod:`bmsc_dge.dispersion_prior`).
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)  # PyDESeq2's few-df warning
+            super().fit_dispersion_prior()
+        n_coefs = self.obsm["design_matrix"].shape[-1]
+        if 0 < self.n_obs - n_coefs <= 3:
+            nz = self.var["non_zero"].to_numpy(dtype=bool)
+            gw = self.var["genewise_dispersions"].to_numpy(dtype=float)[nz]
+            fitted = self.var["fitted_dispersions"].to_numpy(dtype=float)[nz]
+            above = gw >= 100 * self.min_disp
+            self.uns["prior_disp_var"] = dispersion_prior_variance(
+                np.log(gw[above]) - np.log(fitted[above]),
+                float(self.uns["_squared_logres"]),
+                self.n_obs,
+                n_coefs,
+            )
+            logger.info(
+                "dispersion prior variance %.4g simulated as R does (%d residual df)",
+                self.uns["prior_disp_var"],
+                self.n_obs - n_coefs,
+            )
 
     def fit_MAP_dispersions(self) -> None:  # noqa: N802 - PyDESeq2 method name
         """MAP dispersions as R's ``estimateDispersionsMAP``, then the dispersion-outlier rule."""
@@ -403,6 +461,23 @@ def fit_references(contrast: Contrast, base: Mapping[str, str]) -> dict[str, str
     return refs
 
 
+def size_factor_type(counts: np.ndarray, requested: str) -> str:
+    """The size-factor method to use: ``requested``, or ``poscounts`` where R's ``ratio`` cannot work.
+
+    R's median-of-ratios needs genes without zeros; when every gene has a zero R stops and advises
+    ``type = "poscounts"`` (PyDESeq2 would switch silently to its iterative method, which R uses
+    only on request). bmsc-dge switches to ``poscounts`` with a warning.
+    """
+    if requested == "ratio" and not (np.asarray(counts) > 0).all(axis=0).any():
+        logger.warning(
+            "every gene has a zero count in at least one sample: median-of-ratios size factors are "
+            "undefined, using DESeq2's 'poscounts' size factors (set de.size_factors: poscounts to "
+            "silence this)"
+        )
+        return "poscounts"
+    return requested
+
+
 def fit_deseq2(
     adata: ad.AnnData,
     frame: pd.DataFrame,
@@ -432,6 +507,7 @@ def fit_deseq2(
     """
     counts = pd.DataFrame(np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names)
     meta = with_references(frame.loc[adata.obs_names], references)
+    sf_type = size_factor_type(counts.to_numpy(), cfg.size_factors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         stock = cfg.engine == "pydeseq2"
@@ -441,11 +517,23 @@ def fit_deseq2(
             design=design,
             refit_cooks=cfg.refit_cooks,
             fit_type=cfg.fit_type,
+            size_factors_fit_type=sf_type,
             inference=(DefaultInference if stock else RInference)(n_cpus=cfg.n_cpus),
             quiet=True,
         )
         dds.var["symbol"] = adata.var["symbol"].astype(str).to_numpy()
-        dds.deseq2()
+        try:
+            dds.deseq2()
+        except np.linalg.LinAlgError as exc:
+            raise FitError(
+                f"the DESeq2 fit ({cfg.engine} engine) failed: {exc}. "
+                + (
+                    "Stock PyDESeq2 inverts X'WX without a ridge and fails when a gene's fitted means "
+                    "underflow (e.g. a gene absent from one donor); use de.engine: bmsc-dge"
+                    if stock
+                    else "Check the design for confounded or empty factor levels"
+                )
+            ) from exc
     logger.info("DESeq2 fit (references %s): %d genes x %d samples", dict(references), dds.n_vars, dds.n_obs)
     return DEFit(references=dict(references), meta=meta, dds=dds)
 
@@ -577,6 +665,9 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
         if contrast.test == "lrt":
             stat, pval, df = lrt_statistics(fit, str(contrast.reduced), cfg)
             logger.info("contrast %s: LRT with %d degree(s) of freedom", contrast.name, df)
+        elif contrast.lfc_threshold > 0 or contrast.alt_hypothesis != "greaterAbs":
+            stat, pval = threshold_test(lfc, se, contrast.lfc_threshold, contrast.alt_hypothesis)
+            logger.info("contrast %s: Wald test of %s", contrast.name, contrast.hypothesis)
         all_zero = np.asarray(dds.X).sum(axis=0) == 0
         pval = np.where(all_zero, np.nan, pval)
         if cfg.cooks_filter:

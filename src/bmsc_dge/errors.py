@@ -93,3 +93,7 @@ class RunDirError(BmscDgeError):
 
 class FigureError(BmscDgeError):
     """Drawing the run's figures failed (the message carries the drawing process's traceback)."""
+
+
+class FitError(BmscDgeError):
+    """The numerical fit failed on these data (for example a singular matrix in stock PyDESeq2)."""

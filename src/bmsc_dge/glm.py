@@ -97,6 +97,52 @@ def wald_test(
     return 2.0 * norm.sf(np.abs(stat)), stat, se
 
 
+def threshold_test(
+    lfc: np.ndarray, se: np.ndarray, threshold: float, alt_hypothesis: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wald statistics and p-values against a fold-change threshold, as R's ``results()``.
+
+    R DESeq2 (``lfcThreshold``, ``altHypothesis``; Love et al. 2014, section "Hypothesis tests
+    with thresholds") tests on the log2 scale:
+
+    * ``greaterAbs``: ``|LFC| > T``; ``p = min(1, 2 * Q((|LFC| - T) / SE))``;
+    * ``lessAbs``: ``|LFC| < T``; ``p = max(Q((T - LFC) / SE), Q((LFC + T) / SE))``;
+    * ``greater``: ``LFC > T``; ``p = Q((LFC - T) / SE)``;
+    * ``less``: ``LFC < -T``; ``p = Q((-T - LFC) / SE)``;
+
+    with ``Q`` the upper normal tail. Statistics are R's (zero inside the null region).
+
+    Parameters
+    ----------
+    lfc, se
+        Log2 fold changes and their standard errors.
+    threshold
+        ``T`` (log2 scale, >= 0).
+    alt_hypothesis
+        One of the four names above.
+    """
+    lfc = np.asarray(lfc, dtype=float)
+    se = np.asarray(se, dtype=float)
+    t = float(threshold)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if alt_hypothesis == "greaterAbs":
+            stat = np.sign(lfc) * np.maximum((np.abs(lfc) - t) / se, 0.0)
+            pval = np.minimum(1.0, 2.0 * norm.sf((np.abs(lfc) - t) / se))
+        elif alt_hypothesis == "lessAbs":
+            above, below = (t - lfc) / se, (lfc + t) / se
+            stat = np.minimum(np.maximum(above, 0.0), np.maximum(below, 0.0))
+            pval = np.maximum(norm.sf(above), norm.sf(below))
+        elif alt_hypothesis == "greater":
+            stat = np.maximum((lfc - t) / se, 0.0)
+            pval = norm.sf((lfc - t) / se)
+        elif alt_hypothesis == "less":
+            stat = np.minimum((lfc + t) / se, 0.0)
+            pval = norm.sf((-t - lfc) / se)
+        else:
+            raise ValueError(f"unknown alt_hypothesis {alt_hypothesis!r}")
+    return np.asarray(stat), np.asarray(pval)
+
+
 def _log_posterior_terms(
     beta: np.ndarray,
     x: np.ndarray,

@@ -40,6 +40,7 @@ GSEA_COLUMNS = [
     "leading_edge_size",
     "leading_edge",
     "fdr_scope",
+    "pval_bound",
 ]
 
 
@@ -150,7 +151,7 @@ def run_prerank(
             logger.warning("collection %s: no gene set passed the size filter", collection)
             return GseaResult(empty, ranking)
         raise
-    table = _tidy(pre.res2d, collection)
+    table = _floor_gseapy(_tidy(pre.res2d, collection), permutations)
     kept: dict[str, dict[str, np.ndarray]] = {}
     if curves:
         for term, res in pre.results.items():
@@ -179,6 +180,24 @@ def _tidy(res2d: pd.DataFrame, collection: str) -> pd.DataFrame:
             "leading_edge_size": le.map(lambda s: 0 if not s else len(s.split(";"))),
             "leading_edge": le,
             "fdr_scope": f"per collection ({collection})",
+            "pval_bound": r["pval_bound"].astype(bool) if "pval_bound" in r else False,
         }
     )
     return table.sort_values("nes", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def _floor_gseapy(table: pd.DataFrame, permutations: int) -> pd.DataFrame:
+    """Floor gseapy's zero permutation p-values, FDR and FWER.
+
+    gseapy reports ``b / m`` and so 0 when no permutation reaches a set's ES; a permutation
+    p-value is never 0. Such values become ``1 / (permutations + 1)``, the smallest p-value the
+    permutations could give (``m``, the same-sign null count gseapy does not return, is at most
+    ``permutations``, so this floor is below the ``(b + 1) / (m + 1)`` of the bmsc-dge engine), and
+    ``pval_bound`` marks them.
+    """
+    out = table.copy()
+    floor = 1.0 / (permutations + 1)
+    out["pval_bound"] = out["pval"] <= 0
+    for col in ("pval", "fdr", "fwer"):
+        out[col] = out[col].clip(lower=floor)
+    return out

@@ -82,44 +82,69 @@ def _normalise(es: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return nes, nes_null
 
 
-def _pvalues(es: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """The gseapy nominal p-value: share of same-sign null ES at least as extreme (1 if none)."""
+def _pvalues(es: np.ndarray, null: np.ndarray, add_one: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal p-values: share of same-sign null ES at least as extreme.
+
+    gseapy reports ``b / m`` (``b`` extreme null ES among ``m`` of the same sign; 1 if none), which
+    is 0 when no permutation reaches the observed ES. With ``add_one`` (the default) the p-value is
+    ``(b + 1) / (m + 1)`` (Phipson & Smyth 2010, Stat Appl Genet Mol Biol 9:39), never 0.
+
+    Returns
+    -------
+    tuple
+        p-values and a flag per set: True where ``b == 0`` (the true p-value lies below the
+        reported one, which is the smallest the permutations can give).
+    """
     neg = es[:, None] < 0
     deno = np.where(neg, null < 0, null >= 0).sum(axis=1)
     nomi = np.where(neg, null <= es[:, None], null >= es[:, None]).sum(axis=1)
-    return np.where(deno > 0, nomi / np.maximum(deno, 1), 1.0)
+    if add_one:
+        return (nomi + 1) / (deno + 1), nomi == 0
+    return np.where(deno > 0, nomi / np.maximum(deno, 1), 1.0), nomi == 0
 
 
-def _fdr(nes: np.ndarray, nes_null: np.ndarray) -> np.ndarray:
-    """The gseapy FDR q-value over all sets and permutations of the collection (not adjusted)."""
+def _fdr(nes: np.ndarray, nes_null: np.ndarray, add_one: bool = True) -> np.ndarray:
+    """The gseapy FDR q-value over all sets and permutations of the collection (not adjusted).
+
+    ``FDR = phi_null(NES) / phi_observed(NES)``, the shares of null and observed NES of the same sign
+    at least as extreme. With ``add_one`` the null share is ``(b + 1) / (m + 1)`` as for the
+    p-values, so no FDR is 0.
+    """
     null = np.sort(nes_null.ravel())
     obs = np.sort(nes)
     all_neg = np.searchsorted(null, 0.0, side="left")
     obs_neg = np.searchsorted(obs, 0.0, side="left")
+    plus = 1 if add_one else 0
     out = np.empty(nes.size)
     for i, e in enumerate(nes):
         if e < 0:
-            phi_norm = np.searchsorted(null, e, side="right") / all_neg if all_neg else 0.0
+            count, total = np.searchsorted(null, e, side="right"), all_neg
             phi_obs = np.searchsorted(obs, e, side="right") / obs_neg if obs_neg else 0.0
         else:
             all_pos, obs_pos = null.size - all_neg, obs.size - obs_neg
-            phi_norm = (null.size - np.searchsorted(null, e, side="left")) / all_pos if all_pos else 0.0
+            count, total = null.size - np.searchsorted(null, e, side="left"), all_pos
             phi_obs = (obs.size - np.searchsorted(obs, e, side="left")) / obs_pos if obs_pos else 0.0
+        phi_norm = (count + plus) / (total + plus) if total + plus else 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
             out[i] = min(np.float64(phi_norm) / np.float64(phi_obs), 1.0)
     return out
 
 
-def _fwer(nes: np.ndarray, nes_null: np.ndarray) -> np.ndarray:
-    """The gseapy FWER p-value: share of permutations whose most extreme same-sign NES beats it."""
+def _fwer(nes: np.ndarray, nes_null: np.ndarray, add_one: bool = True) -> np.ndarray:
+    """The gseapy FWER p-value.
+
+    The share of permutations whose most extreme same-sign NES beats it; ``(b + 1) / (m + 1)``
+    with ``add_one``.
+    """
     top = np.where(nes_null >= 0, nes_null, 0.0).max(axis=0)
     bottom = np.where(nes_null < 0, nes_null, 0.0).min(axis=0)
     n_neg = (bottom < 0).sum()
+    plus = 1 if add_one else 0
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(
             nes < 0,
-            (bottom[None, :] < nes[:, None]).sum(axis=1) / n_neg,
-            (top[None, :] >= nes[:, None]).sum(axis=1) / top.size,
+            ((bottom[None, :] < nes[:, None]).sum(axis=1) + plus) / (n_neg + plus),
+            ((top[None, :] >= nes[:, None]).sum(axis=1) + plus) / (top.size + plus),
         )
 
 
@@ -134,6 +159,7 @@ def prerank(
     weight: float = 1.0,
     curves_for: Collection[str] = (),
     block: int = 125,
+    add_one: bool = True,
 ) -> PrerankResult:
     """Pre-ranked GSEA of every set in ``gene_sets`` against ``ranking``.
 
@@ -153,6 +179,9 @@ def prerank(
         Exponent p of the weighted Kolmogorov-Smirnov walk (gseapy's ``weight``).
     curves_for
         Terms whose full running-score curve is returned (for plots).
+    add_one
+        Permutation p-values, FDR and FWER as ``(b + 1) / (m + 1)`` (Phipson & Smyth 2010), never 0
+        (default); ``False`` gives gseapy's ``b / m``.
     block
         Permutations drawn at a time (memory ~ ``block * len(ranking)`` 4-byte integers). The
         walks run in this thread: two threads over the sets gave no gain on 2 cores (1,000 sets:
@@ -162,8 +191,9 @@ def prerank(
     -------
     PrerankResult
         ``table`` with columns ``Term, ES, NES, NOM p-val, FDR q-val, FWER p-val, Tag %, Gene %,
-        Lead_genes, size`` (gseapy's ``res2d`` plus the hit count) in input order; curves for
-        ``curves_for``.
+        Lead_genes, size`` (gseapy's ``res2d`` plus the hit count) and ``pval_bound`` (no
+        permutation reached the ES: the true p-value is below the reported one) in input order;
+        curves for ``curves_for``.
     """
     r = ranking.sort_values(ascending=False, kind="mergesort")
     genes = r.index.astype(str)
@@ -189,6 +219,7 @@ def prerank(
         "Gene %",
         "Lead_genes",
         "size",
+        "pval_bound",
     ]
     if not terms:
         return PrerankResult(pd.DataFrame(columns=columns))
@@ -219,18 +250,20 @@ def prerank(
             tops, bottoms = walk_extremes(pos, wm[pos], n)
             null[i, lo : lo + perm.shape[0]] = _es(tops, bottoms)
     nes, nes_null = _normalise(es, null)
+    pvals, bound = _pvalues(es, null, add_one)
     table = pd.DataFrame(
         {
             "Term": terms,
             "ES": es,
             "NES": nes,
-            "NOM p-val": _pvalues(es, null),
-            "FDR q-val": _fdr(nes, nes_null),
-            "FWER p-val": _fwer(nes, nes_null),
+            "NOM p-val": pvals,
+            "FDR q-val": _fdr(nes, nes_null, add_one),
+            "FWER p-val": _fwer(nes, nes_null, add_one),
             "Tag %": tag,
             "Gene %": gene_frac,
             "Lead_genes": lead,
             "size": [h.size for h in hits],
+            "pval_bound": bound,
         }
     )
     # numpy arrays, not lists: Prefect walks lists element by element when it inspects task

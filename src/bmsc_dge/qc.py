@@ -30,12 +30,15 @@ def sample_qc(adata: ad.AnnData, size_factors: pd.Series | None = None) -> pd.Da
         ``pct_counts_top_50``, ``size_factor``.
     """
     tmp = ad.AnnData(X=np.asarray(adata.layers["counts"], dtype=float), obs=adata.obs.copy())
-    metrics, _ = sc.pp.calculate_qc_metrics(tmp, percent_top=(50,), inplace=False, log1p=False)
+    # scanpy needs at least `top` genes; a targeted panel of fewer than 50 genes has all its counts
+    # in its "top 50" (100%), which is what the column then says.
+    top = min(50, tmp.n_vars)
+    metrics, _ = sc.pp.calculate_qc_metrics(tmp, percent_top=(top,), inplace=False, log1p=False)
     out = adata.obs.copy()
     out.insert(0, "sample", adata.obs_names.astype(str))
     out["library_size"] = metrics["total_counts"].to_numpy().astype(np.int64)
     out["detected_genes"] = metrics["n_genes_by_counts"].to_numpy().astype(np.int64)
-    out["pct_counts_top_50"] = metrics["pct_counts_in_top_50_genes"].to_numpy().round(3)
+    out["pct_counts_top_50"] = metrics[f"pct_counts_in_top_{top}_genes"].to_numpy().round(3)
     if size_factors is not None:
         out["size_factor"] = size_factors.reindex(adata.obs_names).to_numpy().round(6)
     return out.reset_index(drop=True)

@@ -28,6 +28,15 @@ def _html(df: pd.DataFrame) -> str:
     )  # escapes text
 
 
+def _with_bounds(gsea: pd.DataFrame) -> pd.DataFrame:
+    """GSEA rows for display: p-values no permutation reached shown as the bound ``< p``."""
+    out = gsea.copy()
+    if "pval_bound" in out:
+        bound = out["pval_bound"].astype(bool)
+        out["pval"] = [f"< {p:.2g}" if b else f"{p:.3g}" for p, b in zip(out["pval"], bound, strict=True)]
+    return out
+
+
 def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
     """A methods paragraph with the settings and package versions of the run."""
     filt = (
@@ -36,16 +45,31 @@ def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
         if cfg.prefilter and cfg.filter.method == "filterbyexpr"
         else ("a minimum-count filter" if cfg.prefilter else "no low-count prefilter")
     )
+    if cfg.de.engine == "bmsc-dge":
+        de_engine = (
+            f"bmsc-dge {versions.get('bmsc-dge')}'s DESeq2 engine (R DESeq2 1.38's size factors, dispersion "
+            f"line search, parametric trend, simulated prior variance for 1-3 residual df, IRLS with optim "
+            f"refits, Wald tests; all genes at once) on PyDESeq2 {versions.get('pydeseq2')} data structures"
+        )
+    else:
+        de_engine = f"stock PyDESeq2 {versions.get('pydeseq2')} (per-gene optimisers)"
+    sf = "median-of-ratios" if cfg.de.size_factors == "ratio" else "DESeq2 'poscounts'"
+    tests = "; ".join(f"{c.name}: {c.hypothesis}" for c in cfg.contrasts)
+    if cfg.gene_sets.engine == "bmsc-dge":
+        gsea_engine = f"bmsc-dge {versions.get('bmsc-dge')}'s pre-ranked GSEA (gseapy's weighted statistic)"
+    else:
+        gsea_engine = f"gseapy {versions.get('gseapy')} prerank"
     return (
-        f"Counts were checked and filtered with {filt}. Differential expression used PyDESeq2 "
-        f"{versions.get('pydeseq2')} with R DESeq2-faithful dispersion estimation, dispersion trend and "
-        f"independent filtering (bmsc-dge {versions.get('bmsc-dge')}; see docs/statistics.md), design "
-        f"{cfg.design}, Wald tests (or likelihood-ratio tests where configured), Cook's outlier handling and "
-        f"independent filtering at alpha = {cfg.alpha}; shrunken log2 fold changes use PyDESeq2's apeGLM-style "
-        f"prior. Gene-set enrichment used gseapy {versions.get('gseapy')} prerank on the Wald statistic with "
-        f"{cfg.gene_sets.permutations} gene-set permutations (seed {cfg.seed}), set sizes {cfg.gene_sets.min_size}-"
-        f"{cfg.gene_sets.max_size}, FDR per collection. Sample QC used scanpy {versions.get('scanpy')} on the "
-        f"blind variance-stabilising transformation. Runs were orchestrated with Prefect {versions.get('prefect')}."
+        f"Counts were checked and filtered with {filt}. Differential expression used {de_engine}, with "
+        f"{sf} size factors, design {cfg.design}, Wald tests (or likelihood-ratio tests where configured; "
+        f"alternatives tested: {tests}), Cook's outlier handling and independent filtering at alpha = "
+        f"{cfg.alpha} (see docs/statistics.md); shrunken log2 fold changes use PyDESeq2's apeGLM-style "
+        f"prior. Gene-set enrichment used {gsea_engine} on the Wald statistic with "
+        f"{cfg.gene_sets.permutations} gene-label permutations (seed {cfg.seed}), set sizes "
+        f"{cfg.gene_sets.min_size}-{cfg.gene_sets.max_size}, FDR per collection; permutation p-values are "
+        f"(b + 1) / (m + 1) (Phipson & Smyth 2010), so none is below 1 / ({cfg.gene_sets.permutations} + 1). "
+        f"Sample QC used scanpy {versions.get('scanpy')} on the blind variance-stabilising transformation. "
+        f"Runs were orchestrated with Prefect {versions.get('prefect')}."
     )
 
 
@@ -92,7 +116,9 @@ def write_report(
                 "top_target": r.targets["symbol"].iloc[0] if len(r.targets) else "-",
                 "de_figures": de_figs,
                 "de_table": _html(r.de.head(30)),
-                "gsea_table": _html(cur[["term", "size", "es", "nes", "pval", "fdr", "leading_edge"]]),
+                "gsea_table": _html(
+                    _with_bounds(cur)[["term", "size", "es", "nes", "pval", "fdr", "leading_edge"]]
+                ),
                 "gsea_other": _html(other[["term", "collection", "size", "nes", "fdr"]]),
                 "gsea_figures": gsea_figs,
                 "target_figures": [

@@ -39,8 +39,16 @@ def vst(adata: ad.AnnData, *, n_cpus: int = 1) -> pd.DataFrame:
     meta = pd.DataFrame(index=adata.obs_names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
+        # R's median of ratios is undefined when every gene has a zero; R then advises poscounts
+        # (the DE fit says so in a warning; PyDESeq2 would switch to its iterative method)
+        sf_type = "ratio" if (counts.to_numpy() > 0).all(axis=0).any() else "poscounts"
         dds = RDeseqDataSet(
-            counts=counts, metadata=meta, design="~1", inference=RInference(n_cpus=n_cpus), quiet=True
+            counts=counts,
+            metadata=meta,
+            design="~1",
+            size_factors_fit_type=sf_type,
+            inference=RInference(n_cpus=n_cpus),
+            quiet=True,
         )
         dds.fit_size_factors()
         dds.fit_genewise_dispersions()

@@ -244,15 +244,40 @@ def restrict_to_data(
                 "low_coverage": cov < 0.5,
             }
         )
-        if cov < 0.5:
+    table = pd.DataFrame(rows)
+    _warn_low_coverage(table)
+    return matched, table
+
+
+#: more poorly covered sets than this in one collection are reported in one line (a targeted panel
+#: or a sparse study would otherwise fill warnings.txt with one line per set)
+_MAX_SET_WARNINGS = 5
+
+
+def _warn_low_coverage(table: pd.DataFrame) -> None:
+    """One warning per poorly covered set, or one per collection when there are many."""
+    if table.empty:
+        return
+    for collection, part in table[table["low_coverage"]].groupby("collection", sort=False):
+        if len(part) > _MAX_SET_WARNINGS:
+            logger.warning(
+                "collection %s: %d of %d gene sets have fewer than half of their genes in the data "
+                "(per-set counts in tables/genesets/coverage.tsv)",
+                collection,
+                len(part),
+                int((table["collection"] == collection).sum()),
+            )
+            continue
+        for term, found, size, cov in zip(
+            part["term"], part["found"], part["size"], part["coverage"], strict=True
+        ):
             logger.warning(
                 "gene set %s: only %d of %d genes found in the data (%.0f%%)",
-                s.id,
-                len(hits),
-                size,
-                100 * cov,
+                term,
+                int(found),
+                int(size),
+                100.0 * float(cov),
             )
-    return matched, pd.DataFrame(rows)
 
 
 def sets_as_gmt(sets: list[GeneSet]) -> dict[str, tuple[str, list[str]]]:
