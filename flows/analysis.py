@@ -26,12 +26,19 @@ from bmsc_dge.changes import compare_contrast, previous_run
 from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
 from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
 from bmsc_dge.outputs import summary_markdown, write_run_outputs
-from bmsc_dge.pipeline import FitGroupResult, analyse_fit_group, gsea_collection
+from bmsc_dge.pipeline import (
+    FitGroupResult,
+    analyse_fit_group,
+    contrast_stability,
+    gsea_collection,
+    targets_for,
+    with_set_stability,
+)
 from bmsc_dge.qc import QCResult, run_qc
 from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
+from bmsc_dge.stability import StabilityResult
 from bmsc_dge.study import Study, apply_prefilter, load_study
-from bmsc_dge.targets import rank_targets
 
 _ACTIVE_COLLECTOR: contextvars.ContextVar[_WarningCollector | None]
 
@@ -123,14 +130,28 @@ def gsea_task(
     return gsea_collection(ranking, sets, collection, cfg)
 
 
+@task(name="leave-one-out-stability", cache_policy=NO_CACHE)
+def stability_task(
+    fit: de_mod.DEFit,
+    contrast: Contrast,
+    cfg: StudyConfig,
+    de: pd.DataFrame,
+    curated_sets: dict[str, list[str]] | None,
+) -> StabilityResult | None:
+    """Refit the contrast without each sample in turn (stability columns)."""
+    return contrast_stability(fit, contrast, cfg, de, curated_sets)
+
+
 @task(name="rank-targets", cache_policy=NO_CACHE)
 def targets_task(
-    de: pd.DataFrame, curated_gsea: pd.DataFrame, curated: list[GeneSet], cfg: StudyConfig
+    de: pd.DataFrame,
+    gsea: pd.DataFrame,
+    curated: list[GeneSet],
+    cfg: StudyConfig,
+    stability: StabilityResult | None,
 ) -> pd.DataFrame:
-    """Target ranking."""
-    return rank_targets(
-        de, curated_gsea, curated, alpha=cfg.alpha, gsea_fdr=cfg.gene_sets.fdr, weights=cfg.targets.weights
-    )
+    """Target ranking (significance first; curated prior, leading edges and stability within)."""
+    return targets_for(de, gsea, curated, cfg, stability)
 
 
 @flow(name="analyse-contrast", flow_run_name="{contrast.name}")
@@ -152,8 +173,13 @@ def analyse_contrast(
         if collection == "curated":
             curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    curated_gsea = gsea[gsea["collection"] == "curated"]
-    targets = targets_task(de, curated_gsea, uninspected(curated), cfg)
+    stability = stability_task(
+        uninspected(fit), contrast, cfg, uninspected(de), uninspected(matched.get("curated"))
+    )
+    gsea = with_set_stability(gsea, stability)
+    targets = targets_task(
+        uninspected(de), uninspected(gsea), uninspected(curated), cfg, uninspected(stability)
+    )
     logger.info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,

@@ -72,3 +72,49 @@ def test_weights_change_the_order():
     only_prior = TargetWeights(de=0.0, leading_edge=0.0, prior=1.0)
     t = rank_targets(_de(), GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=only_prior)
     assert set(t["symbol"].iloc[:2]) == {"FOXQ1", "GPX4"}
+
+
+def test_significance_first_prior_never_lifts_a_non_significant_gene():
+    """A curated, literature-backed, leading-edge gene with padj 0.2 stays below a significant
+    gene that is in no curated set (which is reported as a novel candidate with its context)."""
+    de = pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c"],
+            "symbol": ["FOXQ1", "NOVEL1", "GPX4"],
+            "log2FoldChange": [-3.0, 0.4, -1.0],
+            "log2FoldChange_shrunk": [-3.0, 0.4, -1.0],
+            "stat": [-1.5, 3.5, -4.0],
+            "padj": [0.2, 0.04, 0.001],
+        }
+    )
+    context = pd.DataFrame(
+        {"term": ["HALLMARK_X", "HALLMARK_Y"], "fdr": [0.01, 0.5], "leading_edge": ["NOVEL1;Z", "NOVEL1"]}
+    )
+    t = rank_targets(
+        de, GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights(), context_gsea=context
+    ).set_index("symbol")
+    assert t.loc["NOVEL1", "rank"] < t.loc["FOXQ1", "rank"]
+    assert t.loc["GPX4", "rank"] == 1  # significant and curated
+    assert bool(t.loc["NOVEL1", "supported_by_data"]) and not bool(t.loc["FOXQ1", "supported_by_data"])
+    assert bool(t.loc["NOVEL1", "novel_candidate"]) and not bool(t.loc["GPX4", "novel_candidate"])
+    assert t.loc["NOVEL1", "context_sets"] == "HALLMARK_X"  # HALLMARK_Y is not enriched
+    assert "novel candidate" in t.loc["NOVEL1", "evidence"]
+    # the non-significant gene still has the larger score: only the group order keeps it below
+    assert t.loc["FOXQ1", "score"] > t.loc["NOVEL1", "score"]
+
+
+def test_stability_columns_are_joined_and_flag_reaches_the_evidence():
+    stab = pd.DataFrame(
+        {
+            "gene_id": ["g1", "g2", "g3", "g4"],
+            "stability_significant": [1.0, 0.0, 0.5, 0.0],
+            "stability_rank_min": [1, 50, 2, 90],
+            "stability_rank_max": [1, 400, 300, 500],
+            "stability_flag": ["stable", "", "rests on one sample (S3)", ""],
+        }
+    )
+    t = rank_targets(_de(), GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights(), stability=stab)
+    f = t.set_index("symbol")
+    assert f.loc["GPX4", "stability_flag"] == "rests on one sample (S3)"
+    assert "UNSTABLE: rests on one sample (S3)" in f.loc["GPX4", "evidence"]
+    assert f.loc["FOXQ1", "stability_significant"] == 1.0

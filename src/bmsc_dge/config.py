@@ -181,6 +181,10 @@ class TargetConfig(_Strict):
 
     weights: TargetWeights = Field(default_factory=TargetWeights)
     top_n: int = Field(50, ge=1)
+    #: leave-one-sample-out refits for the stability columns (one DESeq2 fit per sample)
+    stability: bool = True
+    #: GSEA permutations of the curated-set re-tests in the stability refits
+    stability_permutations: int = Field(200, ge=100)
 
 
 class ExecutionConfig(_Strict):

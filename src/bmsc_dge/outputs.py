@@ -35,7 +35,7 @@ from bmsc_dge.genesets import library_version
 from bmsc_dge.provenance import input_checksums, package_versions
 from bmsc_dge.qc import QCResult
 from bmsc_dge.report import write_report
-from bmsc_dge.results import ContrastResult
+from bmsc_dge.results import ContrastResult, no_signal_note
 from bmsc_dge.rundir import RunDir
 
 
@@ -43,9 +43,15 @@ def summary_markdown(
     cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame, top_n: int = 10
 ) -> str:
     """A short Markdown summary of a run (also published as a Prefect artifact)."""
-    lines = [
-        f"# bmsc-dge run: {cfg.name}",
-        "",
+    lines = [f"# bmsc-dge run: {cfg.name}", ""]
+    silent = [r.contrast.name for r in results if no_signal_note(r, cfg.alpha)]
+    if silent:
+        lines += [
+            f"**No significant gene (padj < {cfg.alpha}) in: {', '.join(silent)}.** Targets listed for "
+            "these contrasts are not supported by the data.",
+            "",
+        ]
+    lines += [
         f"- design: `{cfg.design}`; species: {cfg.species}; alpha: {cfg.alpha}; seed: {cfg.seed}",
         f"- samples: {len(qc)}; library sizes {qc['library_size'].min() / 1e6:.1f}-"
         f"{qc['library_size'].max() / 1e6:.1f} M reads",
@@ -57,30 +63,57 @@ def summary_markdown(
         up = int((sig & (r.de["log2FoldChange"] > 0)).sum())
         down = int((sig & (r.de["log2FoldChange"] < 0)).sum())
         cur = r.gsea[(r.gsea["collection"] == "curated") & (r.gsea["fdr"] < cfg.gene_sets.fdr)]
+        lines += [f"## {c.name}: {c.label}", ""]
+        note = no_signal_note(r, cfg.alpha)
+        if note:
+            lines += [note, ""]
         lines += [
-            f"## {c.name}: {c.label}",
-            "",
             f"- {int(sig.sum())} genes at padj < {cfg.alpha} ({up} up, {down} down) of "
             f"{int(r.de['padj'].notna().sum())} tested",
             f"- curated gene sets at FDR < {cfg.gene_sets.fdr}: {len(cur)}",
-            "",
         ]
+        t = r.targets
+        if "stability_flag" in t and t["stability_flag"].astype(str).str.len().gt(0).any():
+            one = t[t["stability_flag"].astype(str).str.startswith("rests on one sample")]
+            lines.append(
+                f"- stability (leave-one-sample-out): {len(one)} significant gene(s) rest on one sample"
+                + (f": {', '.join(one['symbol'].astype(str).head(8))}" if len(one) else "")
+            )
+        if "novel_candidate" in t:
+            novel = t[t["novel_candidate"].astype(bool)]
+            if len(novel):
+                lines.append(
+                    f"- novel candidates (significant, in no curated set): {len(novel)}; strongest "
+                    + ", ".join(novel["symbol"].astype(str).head(5))
+                )
+        lines.append("")
         if len(cur):
             lines += ["| set | NES | FDR |", "|---|---|---|"]
-            lines += [f"| {t.term} | {t.nes:+.2f} | {t.fdr:.3g} |" for t in cur.itertuples()]
+            lines += [f"| {x.term} | {x.nes:+.2f} | {x.fdr:.3g} |" for x in cur.itertuples()]
             lines.append("")
-        lines += ["| rank | gene | score | direction | padj |", "|---|---|---|---|---|"]
-        top = r.targets.head(top_n)
-        for rank, sym, score, direction, p in zip(
+        lines += [
+            "| rank | gene | score | direction | padj | supported | stability |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        top = t.head(top_n)
+        supported = (
+            top["supported_by_data"] if "supported_by_data" in top else pd.Series(False, index=top.index)
+        )
+        flag = top["stability_flag"] if "stability_flag" in top else pd.Series("", index=top.index)
+        for rank, sym, score, direction, p, sup, fl in zip(
             top["rank"],
             top["symbol"],
             top["score"].to_numpy(dtype=float),
             top["direction"],
             top["padj"].to_numpy(dtype=float),
+            supported.astype(bool),
+            flag.fillna("").astype(str),
             strict=True,
         ):
             padj = "NA" if np.isnan(p) else f"{p:.2g}"
-            lines.append(f"| {rank} | {sym} | {score:.3f} | {direction} | {padj} |")
+            lines.append(
+                f"| {rank} | {sym} | {score:.3f} | {direction} | {padj} | {'yes' if sup else 'no'} | {fl} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

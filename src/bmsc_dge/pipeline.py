@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from bmsc_dge import de as de_mod
@@ -16,6 +17,7 @@ from bmsc_dge import gsea as gsea_mod
 from bmsc_dge.config import Contrast, StudyConfig
 from bmsc_dge.genesets import GeneSet
 from bmsc_dge.results import ContrastResult
+from bmsc_dge.stability import StabilityResult, leave_one_out
 from bmsc_dge.targets import rank_targets
 
 
@@ -48,6 +50,69 @@ def gsea_collection(
     )
 
 
+def contrast_stability(
+    fit: de_mod.DEFit,
+    contrast: Contrast,
+    cfg: StudyConfig,
+    de: pd.DataFrame,
+    curated_sets: dict[str, list[str]] | None,
+) -> StabilityResult | None:
+    """Leave-one-out stability of one contrast (``None`` when ``targets.stability`` is off)."""
+    if not cfg.targets.stability:
+        return None
+    g = cfg.gene_sets
+    return leave_one_out(
+        fit,
+        cfg.design,
+        contrast,
+        de,
+        alpha=cfg.alpha,
+        cfg=cfg.de,
+        curated=curated_sets,
+        gsea_fdr=g.fdr,
+        permutations=cfg.targets.stability_permutations,
+        seed=cfg.seed,
+        min_size=g.min_size,
+        max_size=g.max_size,
+    )
+
+
+def with_set_stability(gsea: pd.DataFrame, stability: StabilityResult | None) -> pd.DataFrame:
+    """The GSEA table with the curated sets' leave-one-out columns (NaN elsewhere)."""
+    out = gsea.copy()
+    cols = ["stability_nes_min", "stability_nes_max", "stability_enriched"]
+    if stability is None or stability.sets.empty:
+        for col in cols:
+            out[col] = np.nan
+        return out
+    st = stability.sets.set_index("term")
+    cur = (out["collection"] == "curated").to_numpy()
+    for col in cols:
+        values = st[col].reindex(out["term"].astype(str)).to_numpy(dtype=float)
+        out[col] = np.where(cur, values, np.nan)
+    return out
+
+
+def targets_for(
+    de: pd.DataFrame,
+    gsea: pd.DataFrame,
+    curated: list[GeneSet],
+    cfg: StudyConfig,
+    stability: StabilityResult | None,
+) -> pd.DataFrame:
+    """The ranked targets of one contrast (curated GSEA for the score, the rest for context)."""
+    return rank_targets(
+        de,
+        gsea[gsea["collection"] == "curated"],
+        curated,
+        alpha=cfg.alpha,
+        gsea_fdr=cfg.gene_sets.fdr,
+        weights=cfg.targets.weights,
+        stability=None if stability is None else stability.genes,
+        context_gsea=gsea[gsea["collection"] != "curated"],
+    )
+
+
 def analyse_contrast(
     fit: de_mod.DEFit,
     contrast: Contrast,
@@ -55,25 +120,19 @@ def analyse_contrast(
     matched: dict[str, dict[str, list[str]]],
     curated: list[GeneSet],
 ) -> ContrastResult:
-    """DE table, GSEA on every collection and ranked targets for one contrast."""
+    """DE table, GSEA on every collection, stability and ranked targets for one contrast."""
     de = de_mod.contrast_table(fit, contrast, cfg.alpha, cfg.de)
     ranking = gsea_mod.ranking_from_de(de)
     tables, curves = [], {}
-    g = cfg.gene_sets
     for collection, sets in matched.items():
         res = gsea_collection(ranking, sets, collection, cfg)
         tables.append(res.table)
         if collection == "curated":
             curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    targets = rank_targets(
-        de,
-        gsea[gsea["collection"] == "curated"],
-        curated,
-        alpha=cfg.alpha,
-        gsea_fdr=g.fdr,
-        weights=cfg.targets.weights,
-    )
+    stability = contrast_stability(fit, contrast, cfg, de, matched.get("curated"))
+    gsea = with_set_stability(gsea, stability)
+    targets = targets_for(de, gsea, curated, cfg, stability)
     return ContrastResult(
         contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
     )

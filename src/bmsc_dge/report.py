@@ -14,7 +14,7 @@ import pandas as pd
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.export import write_text
 from bmsc_dge.qc import QCResult
-from bmsc_dge.results import ContrastResult
+from bmsc_dge.results import ContrastResult, no_signal_note
 
 
 def _img(folder: Path, rel: str, caption: str) -> dict[str, str]:
@@ -114,6 +114,9 @@ def write_report(
                 "n_tested": int(r.de["padj"].notna().sum()),
                 "n_sets": int((cur["fdr"] < cfg.gene_sets.fdr).sum()),
                 "top_target": r.targets["symbol"].iloc[0] if len(r.targets) else "-",
+                "no_signal": no_signal_note(r, cfg.alpha) or "",
+                "n_unstable": int(r.targets["stability_flag"].astype(str).str.startswith("rests on one").sum()),
+                "n_novel": int(r.targets["novel_candidate"].astype(bool).sum()),
                 "de_figures": de_figs,
                 "de_table": _html(r.de.head(30)),
                 "gsea_table": _html(
@@ -136,6 +139,9 @@ def write_report(
                             "direction",
                             "log2FoldChange_shrunk",
                             "padj",
+                            "supported_by_data",
+                            "stability_significant",
+                            "stability_flag",
                             "evidence",
                         ]
                     ]

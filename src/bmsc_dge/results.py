@@ -20,3 +20,14 @@ class ContrastResult:
     targets: pd.DataFrame
     curves: dict[str, Any] = field(default_factory=dict)
     ranking: pd.Series | None = None
+
+
+def no_signal_note(result: ContrastResult, alpha: float) -> str | None:
+    """The warning a contrast without any significant gene must lead with (None when there is signal)."""
+    if bool((result.de["padj"] < alpha).any()):
+        return None
+    return (
+        f"**No gene reaches padj < {alpha} in this contrast.** The ranked list below is ordered by "
+        "curated prior, leading edges and test statistics only; none of it is supported by the data "
+        "(`supported_by_data` is False for every row)."
+    )

@@ -15,8 +15,18 @@ Score (each component in [0, 1]; weights from ``targets.weights``, normalised to
     the gene in that set, +0.25 when the gene is significant (``padj < alpha``) and changes in
     the direction the literature expects for T2DM in one of its sets.
 
-Ties are broken by the absolute Wald statistic. The ``evidence`` column spells out each
-component in words.
+**Significance first.** Genes with ``padj < alpha`` (``supported_by_data``) always rank above
+genes without: the score (and so the curated prior and leading-edge membership) orders genes
+*within* the significant and within the non-significant group, never lifts a non-significant gene
+above a significant one. Within a group ties are broken by the absolute Wald statistic.
+
+**Novel candidates.** A significant gene in no curated set is a ``novel_candidate``; its
+``context_sets`` lists the Hallmark / GO / user sets (enriched at the GSEA FDR threshold) whose
+leading edge holds it, so strong changes outside the curated library stay visible.
+
+**Stability.** With leave-one-out refits (:mod:`bmsc_dge.stability`) the ``stability_*`` columns
+say how often a call survives dropping one sample, and ``stability_flag`` marks targets that rest
+on one sample. The ``evidence`` column spells out each component in words.
 """
 
 from __future__ import annotations
@@ -45,6 +55,13 @@ TARGET_COLUMNS = [
     "leading_edge_sets",
     "curated_sets",
     "evidence",
+    "supported_by_data",
+    "novel_candidate",
+    "context_sets",
+    "stability_significant",
+    "stability_rank_min",
+    "stability_rank_max",
+    "stability_flag",
 ]
 
 
@@ -60,6 +77,8 @@ def rank_targets(
     alpha: float,
     gsea_fdr: float,
     weights: TargetWeights,
+    stability: pd.DataFrame | None = None,
+    context_gsea: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank genes of one contrast as candidate targets.
 
@@ -77,6 +96,11 @@ def rank_targets(
         FDR threshold for a curated set to count as enriched.
     weights
         Component weights.
+    stability
+        Per-gene leave-one-out summary (:data:`bmsc_dge.stability.GENE_COLUMNS`), or ``None``.
+    context_gsea
+        GSEA rows of the non-curated collections (Hallmark, GO, user GMTs), for the context of
+        novel candidates.
 
     Returns
     -------
@@ -160,8 +184,61 @@ def rank_targets(
     out["leading_edge_sets"] = le_txt
     out["curated_sets"] = cur_txt
     out["evidence"] = evidence
+    out["supported_by_data"] = significant
+    out["novel_candidate"] = significant & (out["curated_sets"] == "")
+    out["context_sets"] = _context(sym, context_gsea, gsea_fdr)
+    novel = out["novel_candidate"].to_numpy()
+    out.loc[novel, "evidence"] = [
+        e
+        + (
+            f" | novel candidate (no curated set); leading edge of {c}"
+            if c
+            else " | novel candidate (no curated set)"
+        )
+        for e, c in zip(out.loc[novel, "evidence"], out.loc[novel, "context_sets"], strict=True)
+    ]
+    out = _add_stability(out, stability)
     out["_abs_stat"] = out["stat"].abs().fillna(0.0)
-    out = out.sort_values(["score", "_abs_stat"], ascending=[False, False], kind="mergesort")
+    out = out.sort_values(
+        ["supported_by_data", "score", "_abs_stat"], ascending=[False, False, False], kind="mergesort"
+    )
     out["rank"] = np.arange(1, len(out) + 1)
     out["score"] = out["score"].round(6)
     return out[TARGET_COLUMNS].reset_index(drop=True)
+
+
+def _context(symbols: np.ndarray, context_gsea: pd.DataFrame | None, gsea_fdr: float) -> list[str]:
+    """Enriched non-curated sets whose leading edge holds each gene (``;``-joined)."""
+    if context_gsea is None or context_gsea.empty:
+        return [""] * len(symbols)
+    hits: dict[str, list[str]] = {}
+    enriched = context_gsea[context_gsea["fdr"] < gsea_fdr]
+    for term, edge in zip(enriched["term"].astype(str), enriched["leading_edge"].astype(str), strict=True):
+        for g in edge.split(";"):
+            if g:
+                hits.setdefault(g, []).append(term)
+    return [";".join(hits.get(str(g), [])[:5]) for g in symbols]
+
+
+def _add_stability(out: pd.DataFrame, stability: pd.DataFrame | None) -> pd.DataFrame:
+    """Join the leave-one-out columns (empty when no stability was computed)."""
+    cols = ["stability_significant", "stability_rank_min", "stability_rank_max", "stability_flag"]
+    if stability is None or stability.empty:
+        for col in cols:
+            out[col] = "" if col == "stability_flag" else np.nan
+        return out
+    st = stability.set_index("gene_id")
+    for col in cols:
+        out[col] = st[col].reindex(out["gene_id"]).to_numpy()
+    out["stability_flag"] = out["stability_flag"].fillna("").astype(str)
+    flagged = out["stability_flag"].str.startswith("rests on one sample").to_numpy()
+    out.loc[flagged, "evidence"] = [
+        f"{e} | UNSTABLE: {f} (significant in {s:.0%} of leave-one-out fits)"
+        for e, f, s in zip(
+            out.loc[flagged, "evidence"],
+            out.loc[flagged, "stability_flag"],
+            out.loc[flagged, "stability_significant"].astype(float),
+            strict=True,
+        )
+    ]
+    return out

@@ -1,0 +1,230 @@
+"""Leave-one-sample-out stability of DE calls and curated-set enrichment.
+
+BMSC studies have three to six donors per group, so one donor can carry a "significant" gene. For
+each sample, the contrast is refitted without it (the whole DESeq2 fit: size factors, dispersions,
+Wald test, independent filtering) and the curated sets are re-tested; per gene and per set the
+module reports how often the call survives and how far the estimates move.
+
+Per gene (``stability_*`` columns of the targets table):
+
+``stability_significant``
+    Share of the leave-one-out fits in which ``padj < alpha``.
+``stability_rank_min`` / ``stability_rank_max``
+    Best and worst rank of the gene by p-value over the leave-one-out fits (1 = smallest p).
+``stability_lfc_min`` / ``stability_lfc_max``
+    Range of the (MLE) log2 fold change.
+``stability_driver``
+    The sample whose removal moves the log2 fold change most.
+``stability_flag``
+    ``rests on one sample (<id>)`` for a gene significant in the full data that loses significance
+    and at least half of its log2 fold change (or flips sign) when that one sample is left out;
+    ``stable`` for a significant gene that stays significant in every fit; ``fragile`` for one that
+    loses significance in some fit without a single driver; empty for non-significant genes.
+
+Per curated set (columns added to the GSEA table): ``stability_nes_min``, ``stability_nes_max``
+and ``stability_enriched`` (share of fits with FDR below the enrichment threshold).
+
+Leaving out a sample that is the only one of a design level would make the design rank-deficient;
+such samples are skipped and named in :attr:`StabilityResult.skipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from bmsc_dge import de as de_mod
+from bmsc_dge import gsea as gsea_mod
+from bmsc_dge.config import Contrast, DEConfig
+from bmsc_dge.errors import BmscDgeError
+
+logger = logging.getLogger(__name__)
+
+GENE_COLUMNS = [
+    "gene_id",
+    "stability_significant",
+    "stability_rank_min",
+    "stability_rank_max",
+    "stability_lfc_min",
+    "stability_lfc_max",
+    "stability_driver",
+    "stability_flag",
+]
+SET_COLUMNS = ["term", "stability_nes_min", "stability_nes_max", "stability_enriched"]
+
+
+@dataclass
+class StabilityResult:
+    """Per-gene and per-set leave-one-out summaries, and which samples were left out."""
+
+    genes: pd.DataFrame
+    sets: pd.DataFrame
+    left_out: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _droppable(meta: pd.DataFrame, sample: str) -> bool:
+    """True when every level of every categorical design variable keeps a sample without ``sample``."""
+    rest = meta.drop(index=sample)
+    for col in meta.columns:
+        categorical = isinstance(meta[col].dtype, pd.CategoricalDtype) or meta[col].dtype == object
+        if categorical and set(meta[col].astype(str)) - set(rest[col].astype(str)):
+            return False
+    return True
+
+
+def leave_one_out(
+    fit: de_mod.DEFit,
+    design: str,
+    contrast: Contrast,
+    full_de: pd.DataFrame,
+    *,
+    alpha: float,
+    cfg: DEConfig,
+    curated: Mapping[str, Sequence[str]] | None = None,
+    gsea_fdr: float = 0.05,
+    permutations: int = 200,
+    seed: int = 0,
+    min_size: int = 5,
+    max_size: int = 600,
+) -> StabilityResult:
+    """Refit ``contrast`` leaving out each sample in turn and summarise what moves.
+
+    Parameters
+    ----------
+    fit
+        The full-data fit (its counts, sample table and reference levels are reused).
+    design
+        The design formula of the fit.
+    contrast
+        The contrast to re-test.
+    full_de
+        The full-data DE table of the contrast (:data:`bmsc_dge.de.DE_COLUMNS`).
+    alpha
+        DE significance threshold.
+    cfg
+        DE settings (LFC shrinkage is skipped in the refits: only calls and MLE changes are used).
+    curated
+        Curated sets (term -> genes in the data's symbols) to re-test; ``None`` skips set stability.
+    gsea_fdr, permutations, seed, min_size, max_size
+        GSEA settings of the set re-tests (fewer permutations than the main run by default: NES
+        barely depends on the permutation count, the FDR share is an approximate read-out).
+    """
+    dds = fit.dds
+    samples = [str(s) for s in dds.obs_names]
+    counts = np.asarray(dds.X)
+    symbols = dds.var["symbol"].astype(str).to_numpy()
+    meta = fit.meta
+    refit_cfg = cfg.model_copy(update={"lfc_shrink": False})
+    full = full_de.set_index("gene_id")
+    genes = full.index
+    sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
+    lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
+    calls, ranks, lfcs, left_out, skipped = [], [], [], [], []
+    nes_rows: list[pd.Series] = []
+    enriched_rows: list[pd.Series] = []
+    for i, sample in enumerate(samples):
+        if not _droppable(meta, sample):
+            skipped.append(sample)
+            continue
+        keep = np.arange(len(samples)) != i
+        sub = ad.AnnData(
+            X=counts[keep],
+            obs=pd.DataFrame(index=[s for j, s in enumerate(samples) if keep[j]]),
+            var=pd.DataFrame({"symbol": symbols}, index=dds.var_names),
+        )
+        sub.layers["counts"] = counts[keep].copy()
+        frame = meta.loc[sub.obs_names].copy()
+        for col in frame.columns:
+            if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                frame[col] = frame[col].astype(str)
+        try:
+            loo_fit = de_mod.fit_deseq2(sub, frame, design, fit.references, refit_cfg)
+            table = de_mod.contrast_table(loo_fit, contrast, alpha, refit_cfg).set_index("gene_id")
+        except BmscDgeError as exc:  # e.g. a design that becomes rank-deficient
+            logger.warning("stability: refit without sample %s failed (%s); skipped", sample, exc)
+            skipped.append(sample)
+            continue
+        table = table.reindex(genes)
+        left_out.append(sample)
+        calls.append((table["padj"] < alpha).fillna(False).to_numpy())
+        ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
+        lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
+        if curated:
+            res = gsea_mod.run_prerank(
+                gsea_mod.ranking_from_de(table.reset_index()),
+                {k: list(v) for k, v in curated.items()},
+                collection="curated",
+                permutations=permutations,
+                seed=seed,
+                min_size=min_size,
+                max_size=max_size,
+            )
+            t = res.table.set_index("term")
+            nes_rows.append(t["nes"].rename(sample))
+            enriched_rows.append((t["fdr"] < gsea_fdr).rename(sample))
+    if not left_out:
+        logger.warning("stability: no sample could be left out (every sample is alone in a design level)")
+        empty = pd.DataFrame({"gene_id": genes})
+        for col in GENE_COLUMNS[1:]:
+            empty[col] = np.nan if col != "stability_flag" else ""
+        return StabilityResult(empty, pd.DataFrame(columns=SET_COLUMNS), left_out, skipped)
+    c = np.vstack(calls)
+    r = np.vstack(ranks)
+    lf = np.vstack(lfcs)
+    with np.errstate(invalid="ignore"):
+        moved = np.abs(lf - lfc_full[None, :])
+    driver_idx = np.argmax(np.where(np.isfinite(moved), moved, -1.0), axis=0)
+    flags = []
+    for g in range(len(genes)):
+        if not sig_full[g]:
+            flags.append("")
+            continue
+        lost = ~c[:, g]
+        shrunk = (np.abs(lf[:, g]) < 0.5 * abs(lfc_full[g])) | (np.sign(lf[:, g]) != np.sign(lfc_full[g]))
+        one = np.flatnonzero(lost & shrunk)
+        if one.size:
+            flags.append(f"rests on one sample ({left_out[int(one[0])]})")
+        elif lost.any():
+            flags.append("fragile")
+        else:
+            flags.append("stable")
+    with np.errstate(invalid="ignore"), pd.option_context("mode.chained_assignment", None):
+        out = pd.DataFrame(
+            {
+                "gene_id": genes,
+                "stability_significant": c.mean(axis=0).round(4),
+                "stability_rank_min": np.nanmin(np.where(np.isfinite(r), r, np.inf), axis=0),
+                "stability_rank_max": np.nanmax(np.where(np.isfinite(r), r, -np.inf), axis=0),
+                "stability_lfc_min": np.nanmin(lf, axis=0).round(4) if np.isfinite(lf).any() else np.nan,
+                "stability_lfc_max": np.nanmax(lf, axis=0).round(4) if np.isfinite(lf).any() else np.nan,
+                "stability_driver": [left_out[int(k)] for k in driver_idx],
+                "stability_flag": flags,
+            }
+        )
+    for col in ("stability_rank_min", "stability_rank_max"):
+        out[col] = out[col].replace([np.inf, -np.inf], np.nan)
+    sets = pd.DataFrame(columns=SET_COLUMNS)
+    if nes_rows:
+        nes = pd.concat(nes_rows, axis=1)
+        enr = pd.concat(enriched_rows, axis=1).astype(float)
+        sets = pd.DataFrame(
+            {
+                "term": nes.index.astype(str),
+                "stability_nes_min": nes.min(axis=1).round(4).to_numpy(),
+                "stability_nes_max": nes.max(axis=1).round(4).to_numpy(),
+                "stability_enriched": enr.mean(axis=1).round(4).to_numpy(),
+            }
+        )
+    logger.info(
+        "stability: %d leave-one-out refits (%s skipped); %d significant genes rest on one sample",
+        len(left_out),
+        ", ".join(skipped) or "none",
+        sum(f.startswith("rests") for f in flags),
+    )
+    return StabilityResult(out, sets, left_out, skipped)

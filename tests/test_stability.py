@@ -1,0 +1,69 @@
+"""Leave-one-sample-out stability on a small seeded study with an outlier-driven trap gene."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from bmsc_dge.config import Contrast, DEConfig
+from bmsc_dge.de import contrast_table, fit_deseq2
+from bmsc_dge.simulate import nb_counts
+from bmsc_dge.stability import GENE_COLUMNS, leave_one_out
+
+CONTRAST = Contrast(name="c", variable="condition", target="T2DM", reference="control")
+
+
+@pytest.fixture(scope="module")
+def study():
+    rng = np.random.default_rng(42)
+    n_genes, n = 400, 8
+    cond = np.array(["control"] * 4 + ["T2DM"] * 4)
+    base = np.exp(rng.normal(5.5, 1.0, n_genes))
+    lfc = np.zeros(n_genes)
+    lfc[:20] = rng.choice([-1, 1], 20) * rng.uniform(1.5, 2.5, 20)  # real, consistent effects
+    mu = base[None, :] * rng.uniform(0.8, 1.2, n)[:, None] * 2 ** ((cond == "T2DM")[:, None] * lfc[None, :])
+    counts = nb_counts(mu, np.full(n_genes, 0.05)[None, :], rng)
+    # trap: one T2DM donor (S8) carries a 100-fold spike in gene 399, the others are null (Cook's
+    # filter is off here so the test sees the stability check alone; it would also catch a spike this large)
+    counts[7, 399] = int(counts[:, 399].mean() * 100)
+    samples = [f"S{i + 1}" for i in range(n)]
+    genes = [f"G{i:03d}" for i in range(n_genes)]
+    adata = ad.AnnData(
+        X=counts, obs=pd.DataFrame(index=samples), var=pd.DataFrame({"symbol": genes}, index=genes)
+    )
+    adata.layers["counts"] = counts.copy()
+    frame = pd.DataFrame({"condition": cond}, index=samples)
+    cfg = DEConfig(n_cpus=1, lfc_shrink=False, cooks_filter=False)
+    fit = fit_deseq2(adata, frame, "~ condition", {"condition": "control"}, cfg)
+    de = contrast_table(fit, CONTRAST, 0.05, cfg)
+    return fit, de, cfg
+
+
+def test_outlier_driven_gene_is_flagged_and_real_effects_are_stable(study):
+    fit, de, cfg = study
+    assert de.set_index("gene_id").loc["G399", "padj"] < 0.05  # the trap is "significant" in the full data
+    res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg)
+    g = res.genes.set_index("gene_id")
+    assert list(res.genes.columns) == GENE_COLUMNS
+    assert res.left_out == [f"S{i + 1}" for i in range(8)] and res.skipped == []
+    assert g.loc["G399", "stability_flag"] == "rests on one sample (S8)"
+    assert g.loc["G399", "stability_driver"] == "S8"
+    assert g.loc["G399", "stability_significant"] < 1.0
+    real = [f"G{i:03d}" for i in range(20)]
+    called = [x for x in real if de.set_index("gene_id").loc[x, "padj"] < 0.05]
+    assert len(called) >= 15
+    assert (g.loc[called, "stability_flag"] != "").all()
+    assert (g.loc[called, "stability_flag"] == "stable").mean() >= 0.8
+    assert (g.loc[called, "stability_rank_max"] <= 60).mean() >= 0.8
+    null = g.loc[[f"G{i:03d}" for i in range(20, 399)]]
+    assert (null["stability_flag"] == "").mean() > 0.9  # non-significant genes carry no flag
+
+
+def test_samples_alone_in_a_level_are_skipped(study):
+    fit, de, cfg = study
+    fit.meta = fit.meta.assign(batch=["b1"] * 7 + ["b2"])  # S8 alone in batch b2
+    try:
+        res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg)
+    finally:
+        fit.meta = fit.meta.drop(columns="batch")
+    assert res.skipped == ["S8"] and "S8" not in res.left_out
