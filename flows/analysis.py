@@ -32,6 +32,7 @@ from bmsc_dge.pipeline import (
     contrast_stability,
     gsea_collection,
     targets_for,
+    with_expected_directions,
     with_set_stability,
 )
 from bmsc_dge.qc import QCResult, run_qc
@@ -176,7 +177,7 @@ def analyse_contrast(
     stability = stability_task(
         uninspected(fit), contrast, cfg, uninspected(de), uninspected(matched.get("curated"))
     )
-    gsea = with_set_stability(gsea, stability)
+    gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
     targets = targets_task(
         uninspected(de), uninspected(gsea), uninspected(curated), cfg, uninspected(stability)
     )

@@ -63,6 +63,51 @@ def token_for(name: str) -> str | None:
     return None
 
 
+CITATION_COLUMNS = ["identifier", "first_author", "year", "journal", "title", "claim", "checked_at", "status"]
+
+
+def _is_citation(token: str) -> bool:
+    return token.startswith(("PMID:", "DOI:", "URL:"))
+
+
+def read_citations(path: Path) -> dict[str, dict[str, str]]:
+    """The citation table: identifier -> row (every column filled, status verified/unverified)."""
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if list(table.columns) != CITATION_COLUMNS:
+        raise SystemExit(f"{path}: columns must be {CITATION_COLUMNS}")
+    bad = table[(table == "").any(axis=1) | ~table["status"].isin(["verified", "unverified"])]
+    if len(bad):
+        raise SystemExit(f"{path}: incomplete rows or bad status: {', '.join(bad['identifier'])}")
+    if table["identifier"].duplicated().any():
+        raise SystemExit(f"{path}: duplicated identifiers")
+    return {str(r["identifier"]): dict(r) for r in table.to_dict(orient="records")}
+
+
+def cite_text(row: dict[str, str]) -> str:
+    """One-line citation, with ``[unverified]`` where the record was not checked."""
+    flag = "" if row["status"] == "verified" else " [unverified]"
+    return f"{row['first_author']} et al. {row['title']}. {row['journal']} ({row['year']}).{flag}"
+
+
+def check_citations(s: dict, citations: dict[str, dict[str, str]]) -> list[str]:
+    """Errors for identifiers without a citation-table row and for unsupported set directions."""
+    errors = []
+    used = list(s.get("references", [])) + list(s.get("direction_evidence", []))
+    used += [r for refs in (s.get("literature", {}) or {}).values() for r in refs]
+    for r in used:
+        if r not in citations:
+            errors.append(f"{s['id']}: {r} has no row in citations.tsv (add it, checked, or remove it)")
+    if s["expected_t2dm"] in ("up", "down"):
+        ok = [r for r in s.get("direction_evidence", []) if citations.get(r, {}).get("status") == "verified"]
+        if not ok:
+            errors.append(
+                f"{s['id']}: expected_t2dm {s['expected_t2dm']} without verified direction_evidence"
+            )
+    elif s["expected_t2dm"] != "mixed":
+        errors.append(f"{s['id']}: expected_t2dm must be up, down or mixed")
+    return errors
+
+
 def gmt_text(sets: dict[str, tuple[str, list[str]]]) -> str:
     lines = [f"{k}\t{d}\t" + "\t".join(g) for k, (d, g) in sets.items()]
     return "\n".join(lines) + "\n"
@@ -84,36 +129,37 @@ def resolve(reference: Path) -> dict[str, bytes]:
             evidence_names[tok] = name
 
     errors: list[str] = []
-    refs = spec["references"]
+    citations = read_citations(OUT / "citations.tsv")
     lib = spec["library"]
     out_sets = []
     for s in spec["sets"]:
+        errors += check_citations(s, citations)
         ev_sets = s["evidence_sets"]
         for tok in ev_sets:
             if tok not in evidence_index:
                 errors.append(f"{s['id']}: evidence set {tok} is not in the reference collections")
         lit = s.get("literature", {}) or {}
-        for gene, rlist in lit.items():
+        for gene in lit:
             if gene not in s["genes"]:
                 errors.append(f"{s['id']}: literature entry for {gene}, which is not a member")
-            for r in rlist:
-                if r not in refs:
-                    errors.append(f"{s['id']}: reference {r} for {gene} is not in `references`")
         evidence: dict[str, list[str]] = {}
         for gene in s["genes"]:
             if gene not in known_symbols:
                 errors.append(f"{s['id']}: {gene} is not a current HGNC symbol in gene_ids_human")
             toks = [t for t in ev_sets if gene in evidence_index.get(t, set())]
-            toks += list(lit.get(gene, []))
-            if not toks:
-                errors.append(f"{s['id']}: {gene} has no evidence (no evidence set, no reference)")
-            evidence[gene] = toks
+            verified = [r for r in lit.get(gene, []) if citations.get(r, {}).get("status") == "verified"]
+            if not toks and not verified:
+                errors.append(f"{s['id']}: {gene} has no evidence (no evidence set, no verified reference)")
+            evidence[gene] = toks + list(lit.get(gene, []))
         if len(set(s["genes"])) != len(s["genes"]):
             errors.append(f"{s['id']}: duplicated genes")
-        used_sets = sorted({t for toks in evidence.values() for t in toks if t[:4] not in ("PMID", "DOI:")})
+        directions = s.get("gene_directions", {}) or {}
+        for gene, d in directions.items():
+            if gene not in s["genes"] or d not in ("up", "down", "mixed", "unknown"):
+                errors.append(f"{s['id']}: gene_directions {gene}: {d} (member? up/down/mixed/unknown)")
+        used_sets = sorted({t for toks in evidence.values() for t in toks if not _is_citation(t)})
         used_refs = sorted(
-            {t for toks in evidence.values() for t in toks if t[:4] in ("PMID", "DOI:")}
-            | set(s.get("references", []))
+            {t for toks in evidence.values() for t in toks if _is_citation(t)} | set(s.get("references", []))
         )
         out_sets.append(
             {
@@ -122,13 +168,16 @@ def resolve(reference: Path) -> dict[str, bytes]:
                 "description": s["description"],
                 "mechanism": s["mechanism"],
                 "expected_t2dm": s["expected_t2dm"],
+                "direction_evidence": {r: cite_text(citations[r]) for r in s.get("direction_evidence", [])},
+                "direction_note": s.get("direction_note", ""),
+                "gene_directions": directions,
                 "species": "human",
                 "version": lib["version"],
                 "date": lib["date"],
                 "licence": lib["licence"],
                 "sources": {
                     "evidence_sets": {t: evidence_names[t] for t in used_sets if t in evidence_names},
-                    "references": {r: refs[r] for r in used_refs},
+                    "references": {r: cite_text(citations[r]) for r in used_refs if r in citations},
                 },
                 "genes": s["genes"],
                 "evidence": evidence,

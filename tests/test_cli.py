@@ -66,7 +66,7 @@ def test_validate_command(small_study):
 def test_genesets_list_and_show():
     res = runner.invoke(app, ["genesets", "list", "--species", "human"])
     assert res.exit_code == 0
-    assert "BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS" in res.output
+    assert "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS" in res.output
     res = runner.invoke(app, ["genesets", "show", "BMSC_FERROPTOSIS_SUPPRESSORS"])
     assert res.exit_code == 0
     assert "FTMT" in res.output and "KEGG:hsa04216" in res.output
@@ -80,7 +80,7 @@ def test_genesets_export_mouse(tmp_path):
     assert res.exit_code == 0, res.output
     sets = read_gmt(out)
     assert "Foxq1" in sets["BMSC_FOXQ1_PROGRAM"][1]
-    assert "Nipa2" in sets["BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS"][1]
+    assert "Nipa2" in sets["BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS"][1]
     assert "no mouse ortholog" in res.output and "CXCL8" in res.output
 
 

@@ -40,7 +40,6 @@ def test_example_looks_like_the_real_thing():
         "BGLAP",
         "COL1A1",
         "SPP1",
-        "CTNNB1",
         "LRP5",
         "LEF1",
         "TCF7",
@@ -67,3 +66,12 @@ def test_example_looks_like_the_real_thing():
     female = samples.index[samples["sex"] == "F"]
     male = samples.index[samples["sex"] == "M"]
     assert xist[female].min() > 100 * (xist[male].max() + 1)
+    # the traps are in the truth table with their kind
+    kinds = truth.set_index("symbol")["effect"]
+    assert {"CTNNB1", "AIFM2", "GCH1", "DHODH", "SIRT1", "PRKAA1", "ANXA2", "FTH1"} <= set(
+        kinds[kinds == "trap_null_curated"].index
+    )
+    assert set(kinds[kinds == "trap_novel"].index) == {"POSTN", "COMP", "CHI3L1", "MGP", "THBS2"}
+    assert kinds["HMOX1"] == "trap_outlier"
+    hm = counts.loc[counts["gene_name"] == "HMOX1"].drop(columns="gene_name").iloc[0]
+    assert hm["T2DM_03"] > 1.4 * hm.drop("T2DM_03").max()  # the single-donor spike

@@ -75,17 +75,50 @@ def test_example_recovers_the_planted_biology(example_run):
     assert "FOXQ1" in set(targets["symbol"].head(10))
     gsea = pd.read_csv(example_run / "tables" / "gsea" / f"{name}.gsea.tsv", sep="\t")
     cur = gsea[gsea["collection"] == "curated"].set_index("term")
-    up = ["BMSC_FERROPTOSIS_DRIVERS"]
+    up = ["BMSC_FERROPTOSIS_DRIVERS", "BMSC_MITOPHAGY_EFFECTORS"]
     down = [
         "BMSC_FERROPTOSIS_SUPPRESSORS",
-        "BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS",
+        "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS",
         "BMSC_WNT_AGONISTS",
-        "BMSC_BMP_SMAD_SIGNALLING",
+        "BMSC_OSTEOBLAST_DIFFERENTIATION",
     ]
     for t in up:
         assert cur.loc[t, "nes"] > 0 and cur.loc[t, "fdr"] < 0.05, t
+        assert cur.loc[t, "direction_vs_expected"] == "agrees", t
     for t in down:
         assert cur.loc[t, "nes"] < 0 and cur.loc[t, "fdr"] < 0.05, t
+        assert cur.loc[t, "direction_vs_expected"] == "agrees", t
+    assert (gsea[["pval", "fdr", "fwer"]] > 0).all().all()  # permutation p-values are never 0
+
+
+@pytest.mark.e2e
+def test_example_traps_are_seen_through(example_run):
+    """The bundled example plants traps beside the biology (data/example/make_example.py)."""
+    name = "T2DM_vs_control"
+    t = pd.read_csv(example_run / "tables" / "targets" / f"{name}.targets.tsv", sep="\t")
+    truth = pd.read_csv(ROOT / "data" / "example" / "truth.tsv", sep="\t").set_index("symbol")["effect"]
+    by = t.set_index("symbol")
+    # curated, literature-backed genes that do not change stay out of the top 50
+    null_curated = truth[truth == "trap_null_curated"].index
+    assert (by.loc[null_curated, "rank"] > 50).all(), by.loc[null_curated, "rank"].to_dict()
+    # significant genes always rank above non-significant ones
+    sig = t["supported_by_data"].astype(bool).to_numpy()
+    assert sig[: int(sig.sum())].all()
+    # strong changes outside every curated set surface as novel candidates in the top 20
+    novel = t[t["novel_candidate"].astype(bool)]
+    assert set(novel["symbol"]) >= set(truth[truth == "trap_novel"].index)
+    assert (novel["rank"] <= 20).any()
+    # the gene carried by one donor is flagged, naming that donor
+    assert by.loc["HMOX1", "stability_flag"] == "rests on one sample (T2DM_03)"
+    assert by.loc["FOXQ1", "stability_flag"] == "stable"
+    # the curated set planted against its literature direction is reported as opposing it
+    gsea = pd.read_csv(example_run / "tables" / "gsea" / f"{name}.gsea.tsv", sep="\t").set_index("term")
+    assert gsea.loc["BMSC_MITOCHONDRIAL_APOPTOSIS", "direction_vs_expected"] == "opposes"
+    summary = (example_run / "summary.md").read_text()
+    assert "against their expected T2DM direction**: BMSC_MITOCHONDRIAL_APOPTOSIS" in summary
+    assert "rest on one sample: HMOX1" in summary or "HMOX1" in summary.split("rest on one sample")[1][:200]
+    report = (example_run / "report.html").read_text()
+    assert "rests on one sample (T2DM_03)" in report and "novel candidate" in report
 
 
 @pytest.mark.e2e

@@ -35,7 +35,6 @@ STRONG: dict[str, tuple[float, float, str]] = {
     "BGLAP": (-1.4, 250, "osteogenic"),
     "COL1A1": (-0.8, 80000, "osteogenic"),
     "SPP1": (-1.1, 1500, "osteogenic"),
-    "CTNNB1": (-0.7, 9000, "wnt"),
     "LRP5": (-0.9, 1200, "wnt"),
     "LEF1": (-1.1, 400, "wnt"),
     "TCF7": (-1.0, 350, "wnt"),
@@ -64,19 +63,47 @@ STRONG: dict[str, tuple[float, float, str]] = {
 }
 
 # Modest coordinated shifts (mean log2FC, fraction of members shifted) for the curated sets
-# whose direction the literature reports; other curated sets stay null.
+# whose direction the literature reports (library v2); other curated sets stay null, except the
+# contrary trap below.
 COORDINATED: dict[str, tuple[float, float]] = {
     "BMSC_FERROPTOSIS_DRIVERS": (0.45, 0.75),
     "BMSC_FERROPTOSIS_SUPPRESSORS": (-0.45, 0.75),
-    "BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS": (-0.45, 0.75),
+    "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS": (-0.45, 0.75),
+    "BMSC_MITOPHAGY_EFFECTORS": (0.4, 0.75),
     "BMSC_WNT_AGONISTS": (-0.4, 0.75),
-    "BMSC_WNT_ANTAGONISTS": (0.4, 0.75),
-    "BMSC_BMP_SMAD_SIGNALLING": (-0.4, 0.75),
+    "BMSC_WNT_FEEDBACK_TARGETS": (-0.45, 0.75),
     "BMSC_OSTEOBLAST_DIFFERENTIATION": (-0.45, 0.75),
-    "BMSC_ADIPOCYTE_FATE": (0.4, 0.75),
     "BMSC_INFLAMMATION_TNF_IL6_NFKB": (0.4, 0.75),
     "BMSC_FOXQ1_PROGRAM": (-0.45, 0.75),
+    # trap: a curated set moving AGAINST its expected direction (the review reports mitochondrial
+    # apoptosis up in T2DM; here it goes down); the run must report it as opposing
+    "BMSC_MITOCHONDRIAL_APOPTOSIS": (-0.55, 0.85),
 }
+
+# Traps beside the planted biology (tests/test_flow.py checks that the ranking sees through each):
+# curated, literature-backed genes that do not change (a prior-driven ranking would lift them) ...
+TRAP_NULL_CURATED: dict[str, float] = {
+    "CTNNB1": 9000,
+    "AIFM2": 2500,
+    "GCH1": 1500,
+    "DHODH": 2000,
+    "SIRT1": 3000,
+    "PRKAA1": 2500,
+    "ANXA2": 20000,
+    "FTH1": 30000,
+}
+# ... strong changes in genes outside every curated set (novel candidates) ...
+TRAP_NOVEL: dict[str, tuple[float, float]] = {
+    "POSTN": (2.2, 6000),
+    "COMP": (-2.0, 2500),
+    "CHI3L1": (2.5, 1500),
+    "MGP": (-1.8, 8000),
+    "THBS2": (1.9, 3000),
+}
+# ... and one gene carried by a single donor: a small shift in every T2DM donor plus a 3-fold spike
+# in one (T2DM_03), drawn with a low dispersion (0.01) so that it is "significant" in the full data
+# but not without that donor (a larger spike inflates the dispersion and loses significance).
+TRAP_OUTLIER = ("HMOX1", 4000.0, 0.4, "T2DM_03", 3.0, 0.01)
 
 SEX_SPECIFIC = {
     "XIST": "F",
@@ -101,7 +128,7 @@ def choose_genes() -> pd.DataFrame:
     kinds = t.drop_duplicates("SYMBOL").set_index("SYMBOL")["GENETYPE"]
     pc = sorted(s for s in first if kinds.get(s) == "protein-coding")
     nc = sorted(s for s in first if kinds.get(s) == "ncRNA")
-    needed = set(STRONG) | set(SEX_SPECIFIC)
+    needed = set(STRONG) | set(SEX_SPECIFIC) | set(TRAP_NULL_CURATED) | set(TRAP_NOVEL) | {TRAP_OUTLIER[0]}
     missing = needed - set(pc) - set(nc)
     if missing:
         raise SystemExit(f"planted genes missing from the ID table: {sorted(missing)}")
@@ -131,6 +158,8 @@ def planted_effects(genes: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataF
             continue
         mu, frac = COORDINATED[s.id]
         for g in s.genes:
+            if g in TRAP_NULL_CURATED or g == TRAP_OUTLIER[0]:
+                continue
             if g in by_symbol.index and rng.random() < frac:
                 votes.setdefault(g, []).append((float(rng.normal(mu, 0.12)), s.id))
     lfc: dict[str, float] = {}
@@ -149,6 +178,23 @@ def planted_effects(genes: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataF
         base[g] = b
         source[g] = "strong"
         category[g] = cat
+    for g, b in TRAP_NULL_CURATED.items():
+        lfc[g] = 0.0
+        base[g] = b
+        source[g] = "trap_null_curated"
+        category[g] = "trap: curated, unchanged"
+    for g, (eff, b) in TRAP_NOVEL.items():
+        lfc[g] = eff
+        base[g] = b
+        source[g] = "trap_novel"
+        category[g] = "trap: strong change outside every curated set"
+    g, b, shift, donor, spike, disp = TRAP_OUTLIER
+    lfc[g] = shift
+    base[g] = b
+    source[g] = "trap_outlier"
+    category[g] = (
+        f"trap: log2FC {shift} in every T2DM donor, x{spike} more in {donor} alone (dispersion {disp})"
+    )
     for g in lfc:
         if g not in base:
             base[g] = float(np.exp(rng.normal(np.log(800), 0.8)))
@@ -161,6 +207,20 @@ def planted_effects(genes: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataF
         {"gene_id": gid, "effect": [source[g] for g in lfc], "category": [category[g] for g in lfc]}
     )
     return effects, base_counts, ann
+
+
+def outlier_row(counts: pd.DataFrame, samples: pd.DataFrame, genes: pd.DataFrame) -> pd.Series:
+    """The single-donor trap gene's counts: NB with a low dispersion, spiked in one T2DM donor."""
+    gene, base, shift, donor, spike, disp = TRAP_OUTLIER
+    gid = genes.loc[genes["symbol"] == gene, "gene_id"].iloc[0]
+    rng = np.random.default_rng(SEED + 2)
+    lib = counts.sum(axis=0)
+    sf = (lib / lib.mean()).to_numpy()
+    is_case = (samples.loc[counts.columns, "condition"] == "T2DM").to_numpy()
+    mu = base * sf * np.where(is_case, 2.0**shift, 1.0)
+    mu[list(counts.columns).index(donor)] *= spike
+    shape = 1.0 / disp
+    return pd.Series(rng.poisson(rng.gamma(shape, mu / shape)), index=counts.columns, name=gid)
 
 
 def main() -> None:
@@ -179,6 +239,7 @@ def main() -> None:
         disp_extra=1.0,
     )
     counts = study.counts.copy()
+    counts.loc[outlier_row(counts, study.samples, genes).name] = outlier_row(counts, study.samples, genes)
     counts.insert(0, "gene_name", genes.set_index("gene_id")["symbol"].reindex(counts.index).to_numpy())
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as fh:

@@ -266,16 +266,21 @@ def genesets_show(
     out.print(f"licence: {s.licence}")
     if s.collection == "curated":
         out.print(f"expected in T2DM BMSCs: {s.expected_t2dm}; mechanism: {s.mechanism}")
+        if s.direction_note:
+            out.print(f"direction: {s.direction_note}")
+        for k, v in s.direction_evidence.items():
+            out.print(f"  direction source {k}: {v}")
     for k, v in s.sources.get("evidence_sets", {}).items():
         out.print(f"  evidence set {k}: {v}")
     for k, v in s.sources.get("references", {}).items():
         out.print(f"  {k}: {v}")
     table = Table(title=f"{s.size} genes")
     table.add_column("gene", no_wrap=True)
+    table.add_column("expected", no_wrap=True)
     table.add_column("evidence", overflow="fold")
     for g in s.genes:
         ev = s.evidence.get(g, s.evidence.get(g.upper(), []))
-        table.add_row(g, ", ".join(ev))
+        table.add_row(g, s.expected_for(g), ", ".join(ev))
     out.print(table)
     if s.unmapped:
         out.print(f"no {species} ortholog: {', '.join(s.unmapped)}")

@@ -87,9 +87,26 @@ def summary_markdown(
                     + ", ".join(novel["symbol"].astype(str).head(5))
                 )
         lines.append("")
+        if "direction_vs_expected" in cur:
+            against = cur[cur["direction_vs_expected"] == "opposes"]
+            if len(against):
+                lines += [
+                    "- **curated sets enriched against their expected T2DM direction**: "
+                    + ", ".join(
+                        f"{t} (NES {n:+.2f}, expected {e})"
+                        for t, n, e in zip(
+                            against["term"], against["nes"], against["expected_t2dm"], strict=True
+                        )
+                    ),
+                    "",
+                ]
         if len(cur):
-            lines += ["| set | NES | FDR |", "|---|---|---|"]
-            lines += [f"| {x.term} | {x.nes:+.2f} | {x.fdr:.3g} |" for x in cur.itertuples()]
+            has_dir = "direction_vs_expected" in cur
+            lines += ["| set | NES | FDR | expected | vs expected |", "|---|---|---|---|---|"]
+            for x in cur.itertuples():
+                exp = getattr(x, "expected_t2dm", "") if has_dir else ""
+                vs = getattr(x, "direction_vs_expected", "") if has_dir else ""
+                lines.append(f"| {x.term} | {x.nes:+.2f} | {x.fdr:.3g} | {exp} | {vs} |")
             lines.append("")
         lines += [
             "| rank | gene | score | direction | padj | supported | stability |",

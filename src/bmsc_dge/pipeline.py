@@ -77,6 +77,24 @@ def contrast_stability(
     )
 
 
+def with_expected_directions(gsea: pd.DataFrame, curated: list[GeneSet], fdr: float) -> pd.DataFrame:
+    """Curated rows get ``expected_t2dm`` and ``direction_vs_expected``.
+
+    ``direction_vs_expected`` is ``agrees`` or ``opposes`` for a curated set enriched at ``fdr``
+    whose literature direction is up or down (NES sign against it), empty otherwise.
+    """
+    out = gsea.copy()
+    expected = {s.id: s.expected_t2dm for s in curated}
+    cur = (out["collection"] == "curated").to_numpy()
+    exp = np.array([expected.get(str(t), "") if c else "" for t, c in zip(out["term"], cur, strict=True)])
+    nes = out["nes"].to_numpy(dtype=float)
+    enriched = (out["fdr"].to_numpy(dtype=float) < fdr) & np.isin(exp, ["up", "down"])
+    same = np.where(exp == "up", nes > 0, nes < 0)
+    out["expected_t2dm"] = exp
+    out["direction_vs_expected"] = np.where(enriched, np.where(same, "agrees", "opposes"), "")
+    return out
+
+
 def with_set_stability(gsea: pd.DataFrame, stability: StabilityResult | None) -> pd.DataFrame:
     """The GSEA table with the curated sets' leave-one-out columns (NaN elsewhere)."""
     out = gsea.copy()
@@ -131,7 +149,7 @@ def analyse_contrast(
             curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     stability = contrast_stability(fit, contrast, cfg, de, matched.get("curated"))
-    gsea = with_set_stability(gsea, stability)
+    gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
     targets = targets_for(de, gsea, curated, cfg, stability)
     return ContrastResult(
         contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking

@@ -115,12 +115,32 @@ def write_report(
                 "n_sets": int((cur["fdr"] < cfg.gene_sets.fdr).sum()),
                 "top_target": r.targets["symbol"].iloc[0] if len(r.targets) else "-",
                 "no_signal": no_signal_note(r, cfg.alpha) or "",
-                "n_unstable": int(r.targets["stability_flag"].astype(str).str.startswith("rests on one").sum()),
+                "n_unstable": int(
+                    r.targets["stability_flag"].astype(str).str.startswith("rests on one").sum()
+                ),
                 "n_novel": int(r.targets["novel_candidate"].astype(bool).sum()),
                 "de_figures": de_figs,
                 "de_table": _html(r.de.head(30)),
                 "gsea_table": _html(
-                    _with_bounds(cur)[["term", "size", "es", "nes", "pval", "fdr", "leading_edge"]]
+                    _with_bounds(cur)[
+                        [
+                            c
+                            for c in (
+                                "term",
+                                "size",
+                                "nes",
+                                "pval",
+                                "fdr",
+                                "expected_t2dm",
+                                "direction_vs_expected",
+                                "stability_nes_min",
+                                "stability_nes_max",
+                                "stability_enriched",
+                                "leading_edge",
+                            )
+                            if c in cur.columns
+                        ]
+                    ]
                 ),
                 "gsea_other": _html(other[["term", "collection", "size", "nes", "fdr"]]),
                 "gsea_figures": gsea_figs,

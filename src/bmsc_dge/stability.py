@@ -16,10 +16,12 @@ Per gene (``stability_*`` columns of the targets table):
 ``stability_driver``
     The sample whose removal moves the log2 fold change most.
 ``stability_flag``
-    ``rests on one sample (<id>)`` for a gene significant in the full data that loses significance
-    and at least half of its log2 fold change (or flips sign) when that one sample is left out;
-    ``stable`` for a significant gene that stays significant in every fit; ``fragile`` for one that
-    loses significance in some fit without a single driver; empty for non-significant genes.
+    For genes significant in the full data: ``stable`` when they stay significant in every fit;
+    ``rests on one sample (<id>)`` when they lose significance without that sample and leaving it
+    out moves the log2 fold change at least :data:`DRIVER_RATIO` times more than leaving out a
+    typical other sample (and by at least :data:`DRIVER_MIN_SHARE` of it); ``fragile`` when they
+    lose significance in some fit without such a single driver (borderline calls). Empty for
+    non-significant genes.
 
 Per curated set (columns added to the GSEA table): ``stability_nes_min``, ``stability_nes_max``
 and ``stability_enriched`` (share of fits with FDR below the enrichment threshold).
@@ -44,6 +46,12 @@ from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.errors import BmscDgeError
 
 logger = logging.getLogger(__name__)
+
+#: a sample "carries" a gene when leaving it out moves the log2 fold change at least this many
+#: times more than leaving out a typical (median) other sample ...
+DRIVER_RATIO = 3.0
+#: ... and by at least this share of the full-data log2 fold change
+DRIVER_MIN_SHARE = 0.25
 
 GENE_COLUMNS = [
     "gene_id",
@@ -186,14 +194,15 @@ def leave_one_out(
             flags.append("")
             continue
         lost = ~c[:, g]
-        shrunk = (np.abs(lf[:, g]) < 0.5 * abs(lfc_full[g])) | (np.sign(lf[:, g]) != np.sign(lfc_full[g]))
-        one = np.flatnonzero(lost & shrunk)
-        if one.size:
-            flags.append(f"rests on one sample ({left_out[int(one[0])]})")
-        elif lost.any():
-            flags.append("fragile")
-        else:
+        if not lost.any():
             flags.append("stable")
+            continue
+        d = np.where(np.isfinite(moved[:, g]), moved[:, g], 0.0)
+        k = int(driver_idx[g])
+        others = np.delete(d, k)
+        typical = float(np.median(others)) if others.size else 0.0
+        dominant = d[k] >= DRIVER_RATIO * typical and d[k] >= DRIVER_MIN_SHARE * abs(lfc_full[g])
+        flags.append(f"rests on one sample ({left_out[k]})" if lost[k] and dominant else "fragile")
     with np.errstate(invalid="ignore"), pd.option_context("mode.chained_assignment", None):
         out = pd.DataFrame(
             {

@@ -11,9 +11,10 @@ Score (each component in [0, 1]; weights from ``targets.weights``, normalised to
     :math:`\min(1, k / 2)` where :math:`k` is the number of curated sets significant at the GSEA
     FDR threshold whose leading edge contains the gene.
 ``prior``
-    0.5 for membership of any curated set, +0.25 when a literature reference (PMID/DOI) supports
-    the gene in that set, +0.25 when the gene is significant (``padj < alpha``) and changes in
-    the direction the literature expects for T2DM in one of its sets.
+    0.5 for membership of any curated set, +0.25 when a checked literature reference (citation
+    table status ``verified``) supports the gene in that set, +0.25 when the gene is significant
+    (``padj < alpha``) and changes in the direction the literature expects for it in T2DM (the
+    gene's own curated direction where one exists, else its set's; ``unknown`` earns nothing).
 
 **Significance first.** Genes with ``padj < alpha`` (``supported_by_data``) always rank above
 genes without: the score (and so the curated prior and leading-edge membership) orders genes
@@ -142,17 +143,14 @@ def rank_targets(
         le_score[i] = min(1.0, len(les) / 2.0)
         sets = member.get(g, [])
         # Evidence was curated on human symbols; look up case-insensitively for mouse/rat sets.
-        lit = any(
-            any(t.startswith(("PMID", "DOI")) for t in s.evidence.get(g, s.evidence.get(g.upper(), [])))
-            for s in sets
-        )
-        concordant = [s for s in sets if significant[i] and s.expected_t2dm == out["direction"].iat[i]]
+        lit = any(s.verified_citations(g) for s in sets)
+        concordant = [s for s in sets if significant[i] and s.expected_for(g) == out["direction"].iat[i]]
         discordant = [
             s
             for s in sets
             if significant[i]
-            and s.expected_t2dm in ("up", "down")
-            and s.expected_t2dm != out["direction"].iat[i]
+            and s.expected_for(g) in ("up", "down")
+            and s.expected_for(g) != out["direction"].iat[i]
         ]
         prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + (0.25 if concordant else 0.0)
         le_txt.append(";".join(x.split(" (")[0] for x in les))
@@ -169,9 +167,9 @@ def rank_targets(
         if sets:
             txt = "curated in " + ", ".join(s.id for s in sets)
             if concordant:
-                txt += f"; change matches expected T2DM direction ({concordant[0].expected_t2dm})"
+                txt += f"; change matches expected T2DM direction ({concordant[0].expected_for(g)})"
             elif discordant:
-                txt += f"; change opposes expected T2DM direction ({discordant[0].expected_t2dm})"
+                txt += f"; change opposes expected T2DM direction ({discordant[0].expected_for(g)})"
             if lit:
                 txt += "; literature-supported"
             parts.append(txt)

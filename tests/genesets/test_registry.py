@@ -22,11 +22,13 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 
 SENTINELS = {
     "BMSC_FOXQ1_PROGRAM": ["FOXQ1", "ANXA2", "CTNNB1"],
-    "BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS": ["NIPA2", "PPARGC1A", "FOXO3", "PINK1", "PRKN"],
+    "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS": ["NIPA2", "PPARGC1A", "FOXO3"],
+    "BMSC_MITOPHAGY_EFFECTORS": ["PINK1", "PRKN", "BNIP3", "MAP1LC3B"],
     "BMSC_FERROPTOSIS_SUPPRESSORS": ["GPX4", "SLC7A11", "FTMT"],
-    "BMSC_FERROPTOSIS_DRIVERS": ["TFRC", "ACSL4", "NCOA4"],
+    "BMSC_FERROPTOSIS_DRIVERS": ["TFRC", "ACSL4", "NCOA4", "FTH1", "FTL"],
     "BMSC_WNT_AGONISTS": ["CTNNB1", "LRP5"],
-    "BMSC_WNT_ANTAGONISTS": ["DKK1", "SOST"],
+    "BMSC_WNT_ANTAGONISTS": ["DKK1", "SOST", "LRP4"],
+    "BMSC_WNT_FEEDBACK_TARGETS": ["AXIN2", "NKD1", "NOTUM"],
     "BMSC_BMP_SMAD_SIGNALLING": ["BMP2", "SMAD1"],
     "BMSC_OSTEOBLAST_DIFFERENTIATION": ["RUNX2", "SP7"],
     "BMSC_VITAMIN_D_RECEPTOR": ["VDR"],
@@ -50,21 +52,24 @@ def test_every_curated_gene_has_evidence_and_provenance():
         for g in s.genes:
             assert s.evidence[g], (s.id, g)
         # genes that no public collection holds are backed by a literature reference
-    axis = get_set("BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS")
-    assert axis.evidence["NIPA2"] == ["PMID:32080264"]
+    axis = get_set("BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS")
+    assert axis.evidence["NIPA2"] == ["DOI:10.3389/fendo.2024.1483512", "PMID:32080264"]
     foxq1 = get_set("BMSC_FOXQ1_PROGRAM")
-    assert foxq1.evidence["FOXQ1"] == ["DOI:10.1186/s13287-020-01928-9"]
+    assert foxq1.evidence["FOXQ1"] == ["DOI:10.3389/fendo.2024.1483512", "DOI:10.1186/s13287-020-01928-9"]
 
 
 def test_direction_split_sets_are_disjoint():
     sets = {s.id: set(s.genes) for s in load_curated("human")}
     assert not sets["BMSC_FERROPTOSIS_DRIVERS"] & sets["BMSC_FERROPTOSIS_SUPPRESSORS"]
     assert not sets["BMSC_WNT_AGONISTS"] & sets["BMSC_WNT_ANTAGONISTS"]
+    assert not sets["BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS"] & sets["BMSC_MITOPHAGY_EFFECTORS"]
+    assert not sets["BMSC_WNT_FEEDBACK_TARGETS"] & sets["BMSC_WNT_ANTAGONISTS"]
+    assert not sets["BMSC_PI3K_AKT_INSULIN"] & sets["BMSC_PI3K_AKT_NEGATIVE_REGULATORS"]
 
 
 def test_mouse_sets_use_mgi_symbols_and_report_missing_orthologs():
     mouse = {s.id: s for s in load_curated("mouse")}
-    axis = mouse["BMSC_NIPA2_PGC1A_FOXO3A_MITOPHAGY_AXIS"].genes
+    axis = mouse["BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS"].genes
     for g in ("Nipa2", "Ppargc1a", "Foxo3"):
         assert g in axis
     assert "Foxq1" in mouse["BMSC_FOXQ1_PROGRAM"].genes

@@ -53,6 +53,11 @@ class GeneSet:
     sources: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, list[str]] = field(default_factory=dict)
     unmapped: tuple[str, ...] = ()
+    #: citations behind ``expected_t2dm`` (identifier -> one-line citation) and what they report
+    direction_evidence: dict[str, str] = field(default_factory=dict)
+    direction_note: str = ""
+    #: per-gene expected direction where it differs from the set's (``unknown`` where not reported)
+    gene_directions: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -64,6 +69,21 @@ class GeneSet:
         ev = list(self.sources.get("evidence_sets", {}))
         refs = list(self.sources.get("references", {}))
         return ", ".join(ev + refs) or self.sources.get("origin", "")
+
+    def verified_citations(self, gene: str) -> list[str]:
+        """Checked literature identifiers (citation table status ``verified``) admitting ``gene``."""
+        refs = self.sources.get("references", {})
+        tokens = self.evidence.get(gene, self.evidence.get(gene.upper(), []))
+        return [
+            t
+            for t in tokens
+            if t.startswith(("PMID:", "DOI:", "URL:")) and not str(refs.get(t, "")).endswith("[unverified]")
+        ]
+
+    def expected_for(self, gene: str) -> str:
+        """Expected T2DM direction of one member: its own where curated, else the set's."""
+        d = self.gene_directions.get(gene, self.gene_directions.get(gene.upper()))
+        return d if d is not None else self.expected_t2dm
 
 
 def _data_path(name: str) -> Any:
@@ -119,8 +139,23 @@ def load_curated(species: str = "human") -> list[GeneSet]:
                 sources=s["sources"],
                 evidence=s["evidence"],
                 unmapped=tuple(missing),
+                direction_evidence=dict(s.get("direction_evidence", {})),
+                direction_note=str(s.get("direction_note", "")),
+                gene_directions=_species_directions(s.get("gene_directions", {}), species),
             )
         )
+    return out
+
+
+def _species_directions(directions: dict[str, str], species: str) -> dict[str, str]:
+    """Per-gene directions keyed by the species' symbols (ortholog-mapped for mouse and rat)."""
+    if species == "human" or not directions:
+        return dict(directions)
+    out = {}
+    for gene, d in directions.items():
+        mapped, _ = convert_genes([gene], species)
+        for m in mapped:
+            out[m] = d
     return out
 
 
