@@ -44,11 +44,23 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def targets_records(result: ContrastResult, top: int = 25) -> list[dict[str, Any]]:
     """Rows of the targets table artifact."""
-    cols = ["rank", "symbol", "gene_id", "score", "direction", "log2FoldChange_shrunk", "padj", "evidence"]
-    return _records(result.targets.head(top)[cols])
+    cols = [
+        "rank",
+        "symbol",
+        "gene_id",
+        "score",
+        "direction",
+        "log2FoldChange_shrunk",
+        "padj",
+        "supported_by_data",
+        "stability_flag",
+        "evidence",
+    ]
+    return _records(result.targets.head(top)[[c for c in cols if c in result.targets.columns]])
 
 
 def gsea_records(result: ContrastResult) -> list[dict[str, Any]]:
     """Rows of the curated-GSEA table artifact."""
     cur = result.gsea[result.gsea["collection"] == "curated"].sort_values("fdr")
-    return _records(cur[["term", "size", "nes", "pval", "fdr", "leading_edge"]])
+    cols = ["term", "size", "nes", "pval", "fdr", "direction_vs_expected", "leading_edge"]
+    return _records(cur[[c for c in cols if c in cur.columns]])

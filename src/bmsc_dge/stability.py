@@ -133,13 +133,7 @@ def leave_one_out(
     genes = full.index
     sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
     lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
-    calls, ranks, lfcs, left_out, skipped = [], [], [], [], []
-    nes_rows: list[pd.Series] = []
-    enriched_rows: list[pd.Series] = []
-    for i, sample in enumerate(samples):
-        if not _droppable(meta, sample):
-            skipped.append(sample)
-            continue
+    def refit(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
         keep = np.arange(len(samples)) != i
         sub = ad.AnnData(
             X=counts[keep],
@@ -155,16 +149,11 @@ def leave_one_out(
             loo_fit = de_mod.fit_deseq2(sub, frame, design, fit.references, refit_cfg)
             table = de_mod.contrast_table(loo_fit, contrast, alpha, refit_cfg).set_index("gene_id")
         except BmscDgeError as exc:  # e.g. a design that becomes rank-deficient
-            logger.warning("stability: refit without sample %s failed (%s); skipped", sample, exc)
-            skipped.append(sample)
-            continue
-        table = table.reindex(genes)
-        left_out.append(sample)
-        calls.append((table["padj"] < alpha).fillna(False).to_numpy())
-        ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
-        lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
+            logger.warning("stability: refit without sample %s failed (%s); skipped", samples[i], exc)
+            return None
+        sets_table = None
         if curated:
-            res = gsea_mod.run_prerank(
+            sets_table = gsea_mod.run_prerank(
                 gsea_mod.ranking_from_de(table.reset_index()),
                 {k: list(v) for k, v in curated.items()},
                 collection="curated",
@@ -172,10 +161,29 @@ def leave_one_out(
                 seed=seed,
                 min_size=min_size,
                 max_size=max_size,
-            )
-            t = res.table.set_index("term")
-            nes_rows.append(t["nes"].rename(sample))
-            enriched_rows.append((t["fdr"] < gsea_fdr).rename(sample))
+            ).table.set_index("term")
+        return table.reindex(genes), sets_table
+
+    candidates = [i for i, s in enumerate(samples) if _droppable(meta, s)]
+    skipped = [s for s in samples if not _droppable(meta, s)]
+    # sequential: two threads gave no gain on 2 cores (12.0 s vs 12.2 s for 12 refits of 17,000
+    # genes; the refits are bound by Python-level work that holds the GIL)
+    outcomes = [refit(i) for i in candidates]
+    calls, ranks, lfcs, left_out = [], [], [], []
+    nes_rows: list[pd.Series] = []
+    enriched_rows: list[pd.Series] = []
+    for i, outcome in zip(candidates, outcomes, strict=True):
+        if outcome is None:
+            skipped.append(samples[i])
+            continue
+        table, sets_table = outcome
+        left_out.append(samples[i])
+        calls.append((table["padj"] < alpha).fillna(False).to_numpy())
+        ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
+        lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
+        if sets_table is not None:
+            nes_rows.append(sets_table["nes"].rename(samples[i]))
+            enriched_rows.append((sets_table["fdr"] < gsea_fdr).rename(samples[i]))
     if not left_out:
         logger.warning("stability: no sample could be left out (every sample is alone in a design level)")
         empty = pd.DataFrame({"gene_id": genes})
