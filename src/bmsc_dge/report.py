@@ -118,6 +118,7 @@ def write_report(
                 "n_unstable": int(
                     r.targets["stability_flag"].astype(str).str.startswith("rests on one").sum()
                 ),
+                "stability_on": bool(r.targets["stability_significant"].notna().any()),
                 "n_novel": int(r.targets["novel_candidate"].astype(bool).sum()),
                 "de_figures": de_figs,
                 "de_table": _html(r.de.head(30)),

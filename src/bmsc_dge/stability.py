@@ -133,6 +133,7 @@ def leave_one_out(
     genes = full.index
     sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
     lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
+
     def refit(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
         keep = np.arange(len(samples)) != i
         sub = ad.AnnData(
