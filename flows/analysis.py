@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -35,6 +36,7 @@ from bmsc_dge.pipeline import (
     with_expected_directions,
     with_set_stability,
 )
+from bmsc_dge.progress import stage
 from bmsc_dge.qc import QCResult, run_qc
 from bmsc_dge.results import ContrastResult
 from bmsc_dge.rundir import RunDir
@@ -165,22 +167,28 @@ def analyse_contrast(
 ) -> ContrastResult:
     """DE table, GSEA per collection and targets for one contrast."""
     logger = get_run_logger()
-    de = contrast_task(fit, contrast, cfg.alpha, cfg.de)
+    n = contrast.name
+    with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
+        de = contrast_task(fit, contrast, cfg.alpha, cfg.de)
     ranking = gsea_mod.ranking_from_de(de)
     tables, curves = [], {}
-    for collection, sets in matched.items():
-        res = gsea_task(ranking, uninspected(sets), collection, cfg)
-        tables.append(res.table)
-        if collection == "curated":
-            curves = res.curves
+    with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
+        for collection, sets in matched.items():
+            res = gsea_task(ranking, uninspected(sets), collection, cfg)
+            tables.append(res.table)
+            if collection == "curated":
+                curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    stability = stability_task(
-        uninspected(fit), contrast, cfg, uninspected(de), uninspected(matched.get("curated"))
-    )
+    label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if cfg.targets.stability else ""
+    with stage(label) if label else nullcontext():
+        stability = stability_task(
+            uninspected(fit), contrast, cfg, uninspected(de), uninspected(matched.get("curated"))
+        )
     gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
-    targets = targets_task(
-        uninspected(de), uninspected(gsea), uninspected(curated), cfg, uninspected(stability)
-    )
+    with stage(f"{n}: targets"):
+        targets = targets_task(
+            uninspected(de), uninspected(gsea), uninspected(curated), cfg, uninspected(stability)
+        )
     logger.info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,
@@ -336,13 +344,16 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
         run.create()
         try:
             t = time.perf_counter()
-            study = load_study_task(cfg)
-            adata, gene_filter = prefilter_task(study, cfg)
+            with stage("load and check inputs"):
+                study = load_study_task(cfg)
+            with stage("low-count filter"):
+                adata, gene_filter = prefilter_task(study, cfg)
             timings["load_and_filter"] = time.perf_counter() - t
             t = time.perf_counter()
-            matched, collections, coverage = gene_sets_task(
-                cfg, uninspected(list(adata.var["symbol"].astype(str)))
-            )
+            with stage("gene sets"):
+                matched, collections, coverage = gene_sets_task(
+                    cfg, uninspected(list(adata.var["symbol"].astype(str)))
+                )
             curated = collections.get("curated", [])
             timings["gene_sets"] = time.perf_counter() - t
             groups = _groups(cfg)
@@ -355,7 +366,8 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             else:
                 group_results = []
                 for refs, contrasts in groups:
-                    fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
+                    with stage(f"DESeq2 fit ({adata.n_vars} genes x {adata.n_obs} samples)"):
+                        fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
                     res = [
                         analyse_contrast(fit, c, cfg, uninspected(matched), uninspected(curated))
                         for c in contrasts
@@ -371,7 +383,8 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
             results = [r for g in group_results for r in g.results]
             executed_on = {r.contrast.name: g.executed_on for g in group_results for r in g.results}
             t = time.perf_counter()
-            qc = qc_task(adata, group_results[0].size_factors, cfg.design_variables, cfg.de.n_cpus)
+            with stage("sample QC (VST, PCA)"):
+                qc = qc_task(adata, group_results[0].size_factors, cfg.design_variables, cfg.de.n_cpus)
             timings["qc"] = time.perf_counter() - t
             changes = changes_task(previous, results, cfg) if previous is not None else {}
             timings["total_before_write"] = time.perf_counter() - t0

@@ -16,8 +16,8 @@ BIN = Path(sys.executable).parent / "bmsc-dge"
 runner = CliRunner()
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PREFECT_HOME": str(cwd / ".prefect")}
+def run_cli(*args: str, cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_HOME": str(cwd / ".prefect"), **(extra_env or {})}
     return subprocess.run([str(BIN), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -96,3 +96,23 @@ def test_run_prints_results_path(small_study):
     assert latest.is_symlink()
     assert (latest / "tables" / "de" / "T2DM_vs_control.deseq2.tsv").is_file()
     assert str(latest.resolve()) in proc.stdout.replace("\n", "")
+
+
+@pytest.mark.e2e
+def test_run_output_fits_one_screen_and_ends_with_the_report_path(small_study):
+    """Stage lines with times, headline numbers, and the report path whole on the last line, even
+    on a 40-column terminal; Prefect's per-task state lines only with --verbose."""
+    folder = small_study["counts"].parent
+    env = {"COLUMNS": "40"}
+    proc = run_cli("run", str(small_study["config"]), cwd=folder, extra_env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert len(lines) <= 24, proc.stdout
+    assert "Finished in state" not in proc.stdout + proc.stderr
+    assert any(ln.startswith("ok DESeq2 fit") for ln in lines)
+    assert any("genes at padj < 0.05" in ln for ln in lines)
+    last = lines[-1]
+    assert last.startswith("report: ") and last.endswith("report.html")
+    assert Path(last.removeprefix("report: ")).is_file()
+    verbose = run_cli("run", "--verbose", str(small_study["config"]), cwd=folder, extra_env=env)
+    assert verbose.returncode == 0 and "Finished in state" in verbose.stdout + verbose.stderr

@@ -47,9 +47,51 @@ def _fail(exc: BmscDgeError) -> typer.Exit:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Prefect's loggers log at INFO and propagate here: the handler's level decides what is shown
+    # (Prefect's per-task state lines only with --verbose); the Prefect UI keeps every log line.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
+
+
+def _summary_lines(summary: Path) -> list[str]:
+    """The headline numbers of ``summary.md``: warnings and per-contrast bullets, before the tables."""
+    lines = []
+    for line in summary.read_text().splitlines():
+        if line.startswith("## "):
+            lines.append(line[3:])
+        elif line.startswith(("- ", "**")) and not line.startswith(("- design:", "- samples:")):
+            lines.append("  " + line.lstrip("- ").replace("**", ""))
+    return lines
+
+
+class _StageDisplay:
+    """One line per finished stage with its wall time; a live spinner on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        import time
+
+        self._console = console
+        self._t0 = time.perf_counter()
+        self._status = console.status("starting", spinner="dots") if console.is_terminal else None
+        if self._status is not None:
+            self._status.start()
+
+    def __call__(self, event: str, name: str, seconds: float) -> None:
+        import time
+
+        total = time.perf_counter() - self._t0
+        if event == "start":
+            if self._status is not None:
+                self._status.update(f"{name} ... [dim]({total:.0f} s)[/]")
+            return
+        mark = "[green]ok[/]" if event == "done" else "[red]failed[/]"
+        self._console.print(f"{mark} {name} [dim]{seconds:.1f} s[/]", highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
 
 
 @app.command()
@@ -76,10 +118,15 @@ def run(
     outdir: Annotated[
         Path | None, typer.Option("--outdir", help="Results root (overrides `outdir`).")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (task states, server).")
+    ] = False,
 ) -> None:
     """Run the Prefect flow for CONFIG and print where the results are."""
+    import time
+
     prefect_environment()
-    _logging(False)
+    _logging(verbose)
     from bmsc_dge.config import load_config
     from bmsc_dge.study import check_gene_sets, load_study
 
@@ -89,16 +136,31 @@ def run(
         check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
     except BmscDgeError as exc:
         raise _fail(exc) from None
+    from bmsc_dge.progress import listen
     from flows.analysis import run_config
 
+    t0 = time.perf_counter()
+    out.print(
+        f"bmsc-dge: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples, "
+        f"{len(cfg.contrasts)} contrast(s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    display = _StageDisplay(out)
+    stop = listen(display)
     try:
         final = run_config(config.resolve(), outdir.resolve() if outdir else None)
     except BmscDgeError as exc:
         raise _fail(exc) from None
-    latest = cfg.outdir / "latest"
-    out.print(f"[bold green]done.[/] results: {final}")
-    out.print(f"latest run: {latest}")
-    out.print(f"start with: {final / 'summary.md'} and {final / 'tables' / 'targets'}")
+    finally:
+        stop()
+        display.stop()
+    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
+    for line in _summary_lines(final / "summary.md"):
+        out.print(line, highlight=False, soft_wrap=True, markup=False)
+    # plain prints: paths stay whole on one line at any terminal width
+    print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
+    print(f"report: {final / 'report.html'}", flush=True)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from bmsc_dge.config import StudyConfig, config_to_dict
 from bmsc_dge.export import write_h5ad, write_json, write_parquet, write_text, write_tsv, write_workbook
 from bmsc_dge.figures import PendingFigures
 from bmsc_dge.genesets import library_version
+from bmsc_dge.progress import stage
 from bmsc_dge.provenance import input_checksums, package_versions
 from bmsc_dge.qc import QCResult
 from bmsc_dge.report import write_report
@@ -211,22 +212,24 @@ def write_run_outputs(
     # figures are drawn in forked processes while this process writes the tables
     pending = PendingFigures(run, cfg, results, qc, cfg.execution.figure_processes)
     try:
-        written = write_tables(
-            run,
-            cfg,
-            results,
-            qc,
-            gene_filter=gene_filter,
-            coverage=coverage,
-            adata=adata,
-            normalized=normalized,
-            changes=changes,
-        )
+        with stage("tables (TSV, Parquet, XLSX, h5ad)"):
+            written = write_tables(
+                run,
+                cfg,
+                results,
+                qc,
+                gene_filter=gene_filter,
+                coverage=coverage,
+                adata=adata,
+                normalized=normalized,
+                changes=changes,
+            )
         timings["write_tables"] = time.perf_counter() - t0
     except BaseException:
         pending.cancel()
         raise
-    figures = pending.result()
+    with stage("figures"):
+        figures = pending.result()
     written.update({f"figure:{k}": v for k, v in figures.items()})
     # drawing started with the tables (forked processes): wall time until the last figure
     timings["figures"] = time.perf_counter() - t0
@@ -256,17 +259,18 @@ def write_run_outputs(
         **(extra or {}),
     }
     t2 = time.perf_counter()
-    write_report(
-        run.partial,
-        cfg,
-        run_id=run.run_id,
-        results=results,
-        qc=qc,
-        figures=figures,
-        manifest=manifest,
-        warnings=warnings,
-        n_genes=adata.n_vars,
-    )
+    with stage("report"):
+        write_report(
+            run.partial,
+            cfg,
+            run_id=run.run_id,
+            results=results,
+            qc=qc,
+            figures=figures,
+            manifest=manifest,
+            warnings=warnings,
+            n_genes=adata.n_vars,
+        )
     timings["report"] = time.perf_counter() - t2
     manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     write_json(manifest, run.path("manifest.json"))
