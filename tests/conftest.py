@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# CLI runs in tests use Prefect's per-run temporary server (each test has its own PREFECT_HOME);
+# tests/test_localserver.py switches the project's background server on explicitly.
+os.environ.setdefault("BMSC_DGE_LOCAL_SERVER", "off")
 
 SENTINEL_EFFECTS = {
     "FOXQ1": -2.5,

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from bmsc_dge.config import load_config
 from bmsc_dge.errors import BmscDgeError
+from bmsc_dge.localserver import server_environment
 
 app = typer.Typer(
     add_completion=False,
@@ -121,8 +122,22 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (task states, server).")
     ] = False,
+    temporary_server: Annotated[
+        bool,
+        typer.Option(
+            "--temporary-server",
+            help="Without PREFECT_API_URL, use a Prefect server for this run only (slower start) "
+            "instead of the project's background server.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the Prefect flow for CONFIG and print where the results are."""
+    """Run the Prefect flow for CONFIG and print where the results are.
+
+    Without ``PREFECT_API_URL`` the run uses the project's background Prefect server (started on
+    first use, reused afterwards; ``bmsc-dge server --status`` / ``--stop``), so later runs skip
+    the server start-up. ``--temporary-server`` (or ``BMSC_DGE_LOCAL_SERVER=off``) keeps Prefect's
+    per-run temporary server.
+    """
     import time
 
     prefect_environment()
@@ -137,9 +152,25 @@ def run(
     except BmscDgeError as exc:
         raise _fail(exc) from None
     from bmsc_dge.progress import listen
-    from flows.analysis import run_config
 
     t0 = time.perf_counter()
+    use_local = not temporary_server and os.environ.get("BMSC_DGE_LOCAL_SERVER", "on") != "off"
+    if use_local and not os.environ.get("PREFECT_API_URL"):
+        from bmsc_dge import localserver
+
+        try:
+            state, started = localserver.ensure(Path(os.environ["PREFECT_HOME"]))
+        except BmscDgeError as exc:
+            raise _fail(exc) from None
+        os.environ["PREFECT_API_URL"] = str(state["api"])
+        out.print(
+            f"Prefect UI: {state['ui']} ({'started' if started else 'running'} in the background for this "
+            "folder; stop it with: bmsc-dge server --stop)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    from flows.analysis import run_config
+
     out.print(
         f"bmsc-dge: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples, "
         f"{len(cfg.contrasts)} contrast(s)",
@@ -176,9 +207,30 @@ def server(
             "(default: SQLite in ./.prefect/prefect.db)"
         ),
     ] = None,
+    show_status: Annotated[
+        bool, typer.Option("--status", help="Show the background server `bmsc-dge run` uses, then exit.")
+    ] = False,
+    stop_background: Annotated[
+        bool, typer.Option("--stop", help="Stop the background server `bmsc-dge run` started, then exit.")
+    ] = False,
 ) -> None:
     """Start the Prefect server (API + UI) with a project-local database; Ctrl-C stops it."""
     prefect_environment()
+    home = Path(os.environ["PREFECT_HOME"])
+    if show_status or stop_background:
+        from bmsc_dge import localserver
+
+        if stop_background:
+            state = localserver.stop(home)
+            out.print(f"stopped the background Prefect server (pid {state['pid']})" if state else "none running")
+            return
+        state = localserver.status(home)
+        if state is None:
+            out.print(f"no background Prefect server for {home}")
+            raise typer.Exit(code=1)
+        out.print(f"background Prefect server: {state['ui']} (pid {state['pid']}, since {state['started']})")
+        out.print(f"log: {state['log']}; stop: bmsc-dge server --stop", soft_wrap=True)
+        return
     env = dict(os.environ)
     env.update(server_environment(host, port, database_url))
     exe = Path(sys.executable).with_name("prefect")
@@ -188,20 +240,6 @@ def server(
     )
     out.print(f"point runs at it with: export PREFECT_API_URL=http://{host}:{port}/api")
     os.execve(str(exe), [str(exe), "server", "start", "--host", host, "--port", str(port)], env)
-
-
-def server_environment(host: str, port: int, database_url: str | None = None) -> dict[str, str]:
-    """Environment for ``prefect server start`` (UI pointed at the right port, analytics off)."""
-    env = {
-        "PREFECT_SERVER_API_HOST": host,
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    if database_url:
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
-    return env
 
 
 @app.command()

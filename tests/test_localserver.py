@@ -1,0 +1,112 @@
+"""The project's background Prefect server: started once, reused, stoppable; a killed run leaves
+nothing of its own behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bmsc_dge.localserver import STATE_FILE, healthy
+
+from .test_cli import BIN, run_cli
+
+ON = {"BMSC_DGE_LOCAL_SERVER": "on"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _session_members(sid: int) -> list[int]:
+    """Processes whose session id is ``sid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields after ")": state ppid pgrp session ...
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.e2e
+def test_background_server_started_once_reused_and_stopped(small_study):
+    folder = small_study["counts"].parent
+    first = run_cli("run", str(small_study["config"]), cwd=folder, extra_env=ON)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "started in the background" in first.stdout and "bmsc-dge server --stop" in first.stdout
+    state = json.loads((folder / ".prefect" / STATE_FILE).read_text())
+    try:
+        assert _alive(state["pid"]) and healthy(state["api"])
+        second = run_cli("run", str(small_study["config"]), cwd=folder, extra_env=ON)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert "running in the background" in second.stdout
+        assert json.loads((folder / ".prefect" / STATE_FILE).read_text())["pid"] == state["pid"]
+        status = run_cli("server", "--status", cwd=folder, extra_env=ON)
+        assert status.returncode == 0 and state["ui"] in status.stdout
+        # both runs are recorded in that server (what the UI shows)
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"{state['api']}/flow_runs/filter",
+            data=json.dumps({"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            names = [f["name"] for f in json.loads(r.read())]
+        assert len(names) >= 2
+    finally:
+        stop = run_cli("server", "--stop", cwd=folder, extra_env=ON)
+    assert stop.returncode == 0 and str(state["pid"]) in stop.stdout
+    deadline = time.time() + 30
+    while _alive(state["pid"]) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _alive(state["pid"])
+    assert not (folder / ".prefect" / STATE_FILE).exists()
+    assert run_cli("server", "--status", cwd=folder, extra_env=ON).returncode == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("after", ["ok load and check inputs", "ok DESeq2 fit"])
+def test_sigkill_leaves_no_process_of_the_run(small_study, after):
+    folder = small_study["counts"].parent
+    env = {**os.environ, "PREFECT_HOME": str(folder / ".prefect"), **ON}
+    log = folder / "run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [str(BIN), "run", str(small_study["config"])],
+            cwd=folder,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # the run's session: everything it starts stays in it
+        )
+    try:
+        deadline = time.time() + 300
+        while after not in log.read_text() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.time() + 20
+        while _session_members(proc.pid) and time.time() < deadline:
+            time.sleep(0.5)
+        assert _session_members(proc.pid) == []  # no figure worker, no temporary server, nothing
+        # the background server is not the run's: it is still there, recorded, and stoppable
+        state = json.loads((folder / ".prefect" / STATE_FILE).read_text())
+        assert _alive(state["pid"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        run_cli("server", "--stop", cwd=folder, extra_env=ON)
