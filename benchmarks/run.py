@@ -203,13 +203,30 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
             server.terminate()
             server.wait(timeout=30)
     times, peaks = [], []
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-            s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env)
+            s, m = _timed([exe, "run", "--temporary-server", config, "--outdir", tmp], cwd=tmp, env=env)
             times.append(s)
             peaks.append(m)
     rows.append(_row("flow:example, temporary Prefect server (20000 x 12)", times, peaks))
+    # the default without PREFECT_API_URL: the project's background server, started by the first
+    # run of a fresh folder and reused by the next one
+    first, later, peaks1, peaks2 = [], [], [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            local = {**env, "BMSC_DGE_LOCAL_SERVER": "on"}
+            try:
+                s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=local)
+                first.append(s)
+                peaks1.append(m)
+                s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=local)
+                later.append(s)
+                peaks2.append(m)
+            finally:
+                subprocess.run([exe, "server", "--stop"], cwd=tmp, env=local, capture_output=True)
+    rows.append(_row("flow:example, first run of a folder (background server started)", first, peaks1))
+    rows.append(_row("flow:example, later run (background server reused)", later, peaks2))
     if with_r:
         times, peaks = [], []
         for _ in range(repeats):
