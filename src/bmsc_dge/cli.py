@@ -222,7 +222,9 @@ def server(
 
         if stop_background:
             state = localserver.stop(home)
-            out.print(f"stopped the background Prefect server (pid {state['pid']})" if state else "none running")
+            out.print(
+                f"stopped the background Prefect server (pid {state['pid']})" if state else "none running"
+            )
             return
         state = localserver.status(home)
         if state is None:

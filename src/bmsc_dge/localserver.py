@@ -75,16 +75,22 @@ def healthy(api: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def status(home: Path) -> dict[str, Any] | None:
-    """The recorded background server of ``home`` if it is alive and answering, else None."""
+def _recorded(home: Path) -> dict[str, Any] | None:
+    """The state file of ``home`` (None when absent; an unreadable one is removed)."""
     path = home / STATE_FILE
     if not path.is_file():
         return None
     try:
-        state = dict(json.loads(path.read_text()))
+        return dict(json.loads(path.read_text()))
     except (OSError, ValueError):
+        path.unlink(missing_ok=True)
         return None
-    if not _alive(int(state["pid"])) or not healthy(str(state["api"])):
+
+
+def status(home: Path) -> dict[str, Any] | None:
+    """The recorded background server of ``home`` if it is alive and answering, else None."""
+    state = _recorded(home)
+    if state is None or not _alive(int(state["pid"])) or not healthy(str(state["api"])):
         return None
     return state
 
@@ -161,14 +167,9 @@ def stop_pid(pid: int, timeout: float = 20.0) -> None:
 
 def stop(home: Path) -> dict[str, Any] | None:
     """Stop the recorded background server of ``home``; returns its state (None if there was none)."""
-    path = home / STATE_FILE
-    if not path.is_file():
-        return None
-    try:
-        state = dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        path.unlink(missing_ok=True)
+    state = _recorded(home)
+    if state is None:
         return None
     stop_pid(int(state["pid"]))
-    path.unlink(missing_ok=True)
+    (home / STATE_FILE).unlink(missing_ok=True)
     return state
