@@ -1,7 +1,7 @@
 """Benchmark bmsc-dge against stock PyDESeq2, plain gseapy and (optionally) R DESeq2.
 
     .venv/bin/python benchmarks/run.py [--repeats 3] [--sizes 20000x6,20000x12,60000x12,20000x200]
-                                       [--gsea] [--flow] [--r] [--scale]
+                                       [--gsea] [--flow] [--r] [--batch] [--scale]
 
 Every measurement runs in a fresh process on the same seeded simulated study (5% of genes changed);
 the table reports the median wall time over ``--repeats`` runs and the peak resident memory of
@@ -19,6 +19,10 @@ the measured process. Rows:
                       against a running Prefect server (how scheduled runs execute) and with
                       Prefect's temporary server (``bash scripts/dev example``); with ``--r``, R
                       DESeq2 alone on the same example files and design
+* ``batch:*``         (``--batch``) ``bmsc-dge batch`` of 20 simulated studies (2,000 or 300
+                      genes x 8 samples each, curated + Hallmark, stability on), 4 at a time, against a
+                      ``bmsc-dge server`` on SQLite and on a throw-away PostgreSQL cluster
+                      (Debian's postgresql); the whole batch process, and the run count recorded
 * ``scale:bmsc-dge``  (``--scale``) DE on 60,000 genes x 1,000 samples, one run
 
 ``us/gene/sample`` divides the DE time by genes x samples: flat means linear cost.
@@ -27,6 +31,7 @@ the measured process. Rows:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -241,6 +246,54 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
     return rows
 
 
+def _batch_studies(folder: Path, n: int = 20, genes: int = 2000) -> list[str]:
+    """Write ``n`` simulated studies (``genes`` x 8 samples) with configs; return the config paths."""
+    import yaml
+
+    configs = []
+    for i in range(n):
+        table, study = _study(genes, 8, seed=100 + i)
+        d = folder / f"study{i:02d}"
+        d.mkdir(parents=True)
+        counts = study.counts.copy()
+        counts.insert(0, "gene_name", table.set_index("gene_id")["symbol"].reindex(counts.index).to_numpy())
+        counts.to_csv(d / "counts.tsv", sep="\t")
+        study.samples.to_csv(d / "samples.tsv", sep="\t")
+        cfg = {
+            "name": f"batch{i:02d}", "counts": "counts.tsv", "samples": "samples.tsv", "design": "~ condition",
+            "contrasts": [{"name": "T2DM_vs_control", "variable": "condition", "target": "T2DM",
+                           "reference": "control"}],
+            "species": "human", "alpha": 0.05, "seed": 1, "outdir": "results", "gene_sets": {"collections": ["curated", "hallmark"]},
+            "de": {"n_cpus": 1},
+        }
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        configs.append(str(d / "config.yaml"))
+    return configs
+
+
+def _batch_rows(repeats: int) -> list[dict[str, object]]:
+    from bmsc_dge.testing import prefect_server, throwaway_postgres
+
+    rows: list[dict[str, object]] = []
+    exe = str(Path(sys.executable).with_name("bmsc-dge"))
+    base = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    base.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    for genes, database in ((2000, "SQLite"), (2000, "PostgreSQL"), (300, "SQLite"), (300, "PostgreSQL")):
+        times, peaks = [], []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+                url = stack.enter_context(throwaway_postgres()).url if database == "PostgreSQL" else None
+                home = Path(tmp) / "home"
+                api = stack.enter_context(prefect_server(home, url, exe=exe))
+                configs = _batch_studies(Path(tmp) / "studies", genes=genes)
+                env = {**base, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}
+                s, m = _timed([exe, "batch", *configs, "--max-concurrency", "4"], cwd=tmp, env=env)
+                times.append(s)
+                peaks.append(m)
+        rows.append(_row(f"batch:20 studies ({genes} x 8), 4 at a time, {database} server", times, peaks))
+    return rows
+
+
 def _r_row(g: int, s: int, repeats: int) -> dict[str, object]:
     genes, study = _study(g, s)
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,6 +319,7 @@ def main() -> None:
     ap.add_argument("--gsea", action="store_true", help="GSEA rows (gseapy on 1,000 sets takes ~80 s per run)")
     ap.add_argument("--flow", action="store_true", help="whole example flow rows")
     ap.add_argument("--r", action="store_true", help="R DESeq2 rows (needs Rscript with DESeq2)")
+    ap.add_argument("--batch", action="store_true", help="20-study batch on SQLite and PostgreSQL servers")
     ap.add_argument("--scale", action="store_true", help="60,000 x 1,000 DE row (one run, several minutes)")
     args = ap.parse_args()
     if args.one:
@@ -301,6 +355,9 @@ def main() -> None:
         add(_row("scale:bmsc-dge (60000 x 1000)", [res["seconds"]], [res["peak_mib"]]))
     if args.flow:
         for row in _flow_rows(args.repeats, args.r):
+            add(row)
+    if args.batch:
+        for row in _batch_rows(args.repeats):
             add(row)
     table = pd.DataFrame(rows)
     for i, row in table.iterrows():

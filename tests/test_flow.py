@@ -213,3 +213,26 @@ def test_report_renders_in_headless_chromium(small_runs):
         browser.close()
     assert len(images) >= 10
     assert all(done and width > 0 for done, width in images), images
+
+
+@pytest.mark.e2e
+def test_example_tables_match_the_golden_record(example_run):
+    """The example's TSV tables are byte-identical to tests/data/example_tables.sha256, so a change
+    that only moves code proves it changed no result (scripts/example_checksums.py says how the
+    record was made and when it may be regenerated)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "example_checksums", ROOT / "scripts" / "example_checksums.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    record = dict(
+        reversed(line.split("  ", 1))
+        for line in (ROOT / "tests" / "data" / "example_tables.sha256").read_text().splitlines()
+    )
+    got = module.checksums(example_run)
+    assert set(got) == set(record)
+    changed = sorted(name for name in record if got[name] != record[name])
+    assert not changed, f"example tables differ from the golden record: {changed}"

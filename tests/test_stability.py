@@ -67,3 +67,16 @@ def test_samples_alone_in_a_level_are_skipped(study):
     finally:
         fit.meta = fit.meta.drop(columns="batch")
     assert res.skipped == ["S8"] and "S8" not in res.left_out
+
+
+def test_set_stability_copes_when_no_curated_set_is_testable(study):
+    """Sets below min_size in every refit (a small panel) give empty set stability, not a crash."""
+    fit, de, cfg = study
+    curated = {"TINY_A": ["G000", "G001"], "TINY_B": ["G002", "G003", "G004"]}
+    res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    assert res.sets.empty and list(res.sets.columns)[0] == "term"
+    # one testable set: its NES range is numeric
+    curated["REAL"] = [f"G{i:03d}" for i in range(10)]
+    res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    row = res.sets.set_index("term").loc["REAL"]
+    assert row["stability_nes_min"] <= row["stability_nes_max"] and 0 <= row["stability_enriched"] <= 1

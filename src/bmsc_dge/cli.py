@@ -113,6 +113,30 @@ def validate(
     out.print(f"ok: {study.adata.n_vars} genes x {study.adata.n_obs} samples; {study.mapping.as_text()}")
 
 
+def _connect(temporary_server: bool) -> None:
+    """Point this process at the project's background server unless a server is configured.
+
+    Without ``PREFECT_API_URL`` (and unless ``--temporary-server`` or ``BMSC_DGE_LOCAL_SERVER=off``)
+    the folder's background server is started or reused and its UI address printed.
+    """
+    use_local = not temporary_server and os.environ.get("BMSC_DGE_LOCAL_SERVER", "on") != "off"
+    if not use_local or os.environ.get("PREFECT_API_URL"):
+        return
+    from bmsc_dge import localserver
+
+    try:
+        state, started = localserver.ensure(Path(os.environ["PREFECT_HOME"]))
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    os.environ["PREFECT_API_URL"] = str(state["api"])
+    out.print(
+        f"Prefect UI: {state['ui']} ({'started' if started else 'running'} in the background for this "
+        "folder; stop it with: bmsc-dge server --stop)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Study config (YAML); see configs/example.yaml.")],
@@ -154,21 +178,7 @@ def run(
     from bmsc_dge.progress import listen
 
     t0 = time.perf_counter()
-    use_local = not temporary_server and os.environ.get("BMSC_DGE_LOCAL_SERVER", "on") != "off"
-    if use_local and not os.environ.get("PREFECT_API_URL"):
-        from bmsc_dge import localserver
-
-        try:
-            state, started = localserver.ensure(Path(os.environ["PREFECT_HOME"]))
-        except BmscDgeError as exc:
-            raise _fail(exc) from None
-        os.environ["PREFECT_API_URL"] = str(state["api"])
-        out.print(
-            f"Prefect UI: {state['ui']} ({'started' if started else 'running'} in the background for this "
-            "folder; stop it with: bmsc-dge server --stop)",
-            highlight=False,
-            soft_wrap=True,
-        )
+    _connect(temporary_server)
     from flows.analysis import run_config
 
     out.print(
@@ -192,6 +202,54 @@ def run(
     # plain prints: paths stay whole on one line at any terminal width
     print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
     print(f"report: {final / 'report.html'}", flush=True)
+
+
+@app.command()
+def batch(
+    configs: Annotated[list[Path], typer.Argument(help="Study configs (YAML), one study each.")],
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", min=1, help="Studies analysed at the same time.")
+    ] = 4,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (task states, server).")
+    ] = False,
+    temporary_server: Annotated[
+        bool,
+        typer.Option("--temporary-server", help="As for `run`: a Prefect server for this batch only."),
+    ] = False,
+) -> None:
+    """Analyse many studies in one Prefect flow run (each study a sub-flow) and print their run folders.
+
+    Every config is checked first, so a bad input stops the batch before anything runs. The
+    server is chosen as for ``run`` (``PREFECT_API_URL``, else the project's background server).
+    """
+    import time
+
+    prefect_environment()
+    _logging(verbose)
+    from bmsc_dge.study import check_gene_sets, load_study
+
+    names = []
+    for config in configs:
+        try:
+            cfg = load_config(config)
+            study = load_study(cfg)
+            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+        except BmscDgeError as exc:
+            raise _fail(exc) from None
+        names.append(cfg.name)
+    t0 = time.perf_counter()
+    _connect(temporary_server)
+    from flows.batch import run_studies
+
+    out.print(f"bmsc-dge batch: {len(configs)} studies, {max_concurrency} at a time", highlight=False)
+    try:
+        runs = run_studies([str(c.resolve()) for c in configs], max_concurrency=max_concurrency)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
+    for name, folder in zip(names, runs, strict=True):
+        print(f"{name}: {folder}", flush=True)
 
 
 @app.command()

@@ -228,8 +228,9 @@ def leave_one_out(
     for col in ("stability_rank_min", "stability_rank_max"):
         out[col] = out[col].replace([np.inf, -np.inf], np.nan)
     sets = pd.DataFrame(columns=SET_COLUMNS)
-    if nes_rows:
-        nes = pd.concat(nes_rows, axis=1)
+    # a refit where no curated set reaches min_size returns an empty (object-typed) table
+    nes = pd.concat(nes_rows, axis=1).astype(float) if nes_rows else pd.DataFrame()
+    if not nes.empty:
         enr = pd.concat(enriched_rows, axis=1).astype(float)
         sets = pd.DataFrame(
             {
