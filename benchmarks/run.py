@@ -62,7 +62,9 @@ def _study(n_genes: int, n_samples: int, seed: int = 7):
     genes = pd.DataFrame({"gene_id": ids, "symbol": syms})
     rng = np.random.default_rng(seed)
     de = rng.choice(n_genes, n_genes // 20, replace=False)
-    effects = pd.Series(rng.choice([-1, 1], de.size) * rng.uniform(0.5, 2, de.size), index=[ids[i] for i in de])
+    effects = pd.Series(
+        rng.choice([-1, 1], de.size) * rng.uniform(0.5, 2, de.size), index=[ids[i] for i in de]
+    )
     return genes, simulate_two_group(genes, n_per_group=n_samples // 2, seed=seed, log2_effects=effects)
 
 
@@ -107,7 +109,9 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         t = time.perf_counter()
         cfg = DEConfig(n_cpus=2)
         fit = fit_deseq2(adata, frame, "~ condition", {"condition": "control"}, cfg)
-        contrast_table(fit, Contrast(name="c", variable="condition", target="T2DM", reference="control"), 0.05, cfg)
+        contrast_table(
+            fit, Contrast(name="c", variable="condition", target="T2DM", reference="control"), 0.05, cfg
+        )
     elif kind == "de:pydeseq2":
         from pydeseq2.dds import DeseqDataSet
         from pydeseq2.default_inference import DefaultInference
@@ -145,8 +149,15 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         t = time.perf_counter()
         for coll, matched in sets.items():
             run_prerank(
-                ranking, matched, collection=coll, permutations=1000, seed=1, min_size=5, max_size=600,
-                engine=engine, curves=False,
+                ranking,
+                matched,
+                collection=coll,
+                permutations=1000,
+                seed=1,
+                min_size=5,
+                max_size=600,
+                engine=engine,
+                curves=False,
             )
     else:
         raise SystemExit(f"unknown kind {kind}")
@@ -163,12 +174,20 @@ def _measure(args: list[str]) -> dict[str, float]:
 def _timed(cmd: list[str], **kw) -> tuple[float, float]:
     """Wall seconds and peak MiB (GNU time) of a whole process."""
     t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, check=True, **kw)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, check=True, **kw
+    )
     return time.perf_counter() - t, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def _row(row: str, times: list[float], peaks: list[float], **extra: object) -> dict[str, object]:
-    return {"row": row, "median_s": statistics.median(times), "peak_mib": max(peaks), "runs": len(times), **extra}
+    return {
+        "row": row,
+        "median_s": statistics.median(times),
+        "peak_mib": max(peaks),
+        "runs": len(times),
+        **extra,
+    }
 
 
 def _free_port() -> int:
@@ -182,10 +201,18 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
     exe = str(Path(sys.executable).with_name("bmsc-dge"))
     config = str(ROOT / "configs" / "example.yaml")
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+        env = {
+            **os.environ,
+            "PREFECT_HOME": home,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        }
         port = _free_port()
         server = subprocess.Popen(
-            [exe, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [exe, "server", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             import urllib.request
@@ -235,11 +262,18 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
     if with_r:
         times, peaks = [], []
         for _ in range(repeats):
-            s, m = _timed([
-                "Rscript", str(ROOT / "benchmarks" / "r_deseq2.R"), str(ROOT / "data" / "example" / "counts.tsv.gz"),
-                str(ROOT / "data" / "example" / "samples.tsv"), "~ batch + sex + condition", "condition", "T2DM",
-                "control",
-            ])
+            s, m = _timed(
+                [
+                    "Rscript",
+                    str(ROOT / "benchmarks" / "r_deseq2.R"),
+                    str(ROOT / "data" / "example" / "counts.tsv.gz"),
+                    str(ROOT / "data" / "example" / "samples.tsv"),
+                    "~ batch + sex + condition",
+                    "condition",
+                    "T2DM",
+                    "control",
+                ]
+            )
             times.append(s)
             peaks.append(m)
         rows.append(_row("R DESeq2 alone on the example (20000 x 12)", times, peaks))
@@ -260,10 +294,18 @@ def _batch_studies(folder: Path, n: int = 20, genes: int = 2000) -> list[str]:
         counts.to_csv(d / "counts.tsv", sep="\t")
         study.samples.to_csv(d / "samples.tsv", sep="\t")
         cfg = {
-            "name": f"batch{i:02d}", "counts": "counts.tsv", "samples": "samples.tsv", "design": "~ condition",
-            "contrasts": [{"name": "T2DM_vs_control", "variable": "condition", "target": "T2DM",
-                           "reference": "control"}],
-            "species": "human", "alpha": 0.05, "seed": 1, "outdir": "results", "gene_sets": {"collections": ["curated", "hallmark"]},
+            "name": f"batch{i:02d}",
+            "counts": "counts.tsv",
+            "samples": "samples.tsv",
+            "design": "~ condition",
+            "contrasts": [
+                {"name": "T2DM_vs_control", "variable": "condition", "target": "T2DM", "reference": "control"}
+            ],
+            "species": "human",
+            "alpha": 0.05,
+            "seed": 1,
+            "outdir": "results",
+            "gene_sets": {"collections": ["curated", "hallmark"]},
             "de": {"n_cpus": 1},
         }
         (d / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -302,10 +344,18 @@ def _r_row(g: int, s: int, repeats: int) -> dict[str, object]:
         counts.to_csv(Path(tmp) / "counts.tsv", sep="\t", index=False)
         study.samples[["condition"]].to_csv(Path(tmp) / "samples.tsv", sep="\t")
         runs = [
-            _timed([
-                "Rscript", str(ROOT / "benchmarks" / "r_deseq2.R"), f"{tmp}/counts.tsv", f"{tmp}/samples.tsv",
-                "~ condition", "condition", "T2DM", "control",
-            ])
+            _timed(
+                [
+                    "Rscript",
+                    str(ROOT / "benchmarks" / "r_deseq2.R"),
+                    f"{tmp}/counts.tsv",
+                    f"{tmp}/samples.tsv",
+                    "~ condition",
+                    "condition",
+                    "T2DM",
+                    "control",
+                ]
+            )
             for _ in range(repeats)
         ]
     return _row(f"de:R DESeq2 ({g} x {s})", [r[0] for r in runs], [r[1] for r in runs])
@@ -316,7 +366,9 @@ def main() -> None:
     ap.add_argument("--one", nargs=3, metavar=("KIND", "GENES", "SAMPLES"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="20000x6,20000x12,60000x12,20000x200")
-    ap.add_argument("--gsea", action="store_true", help="GSEA rows (gseapy on 1,000 sets takes ~80 s per run)")
+    ap.add_argument(
+        "--gsea", action="store_true", help="GSEA rows (gseapy on 1,000 sets takes ~80 s per run)"
+    )
     ap.add_argument("--flow", action="store_true", help="whole example flow rows")
     ap.add_argument("--r", action="store_true", help="R DESeq2 rows (needs Rscript with DESeq2)")
     ap.add_argument("--batch", action="store_true", help="20-study batch on SQLite and PostgreSQL servers")
@@ -348,8 +400,13 @@ def main() -> None:
             for engine in ("bmsc-dge", "gseapy"):
                 reps = args.repeats if engine == "bmsc-dge" or which == "71" else 1
                 res = [_measure(["--one", f"gsea:{engine}:{which}", "20000", "12"]) for _ in range(reps)]
-                add(_row(f"gsea:{engine}, {label} x 1000 permutations (20000 genes)",
-                         [r["seconds"] for r in res], [r["peak_mib"] for r in res]))
+                add(
+                    _row(
+                        f"gsea:{engine}, {label} x 1000 permutations (20000 genes)",
+                        [r["seconds"] for r in res],
+                        [r["peak_mib"] for r in res],
+                    )
+                )
     if args.scale:
         res = _measure(["--one", "de:bmsc-dge", "60000", "1000"])
         add(_row("scale:bmsc-dge (60000 x 1000)", [res["seconds"]], [res["peak_mib"]]))

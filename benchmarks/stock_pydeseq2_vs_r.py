@@ -32,8 +32,13 @@ def main() -> None:
             continue  # PyDESeq2 has no LRT
         adata, frame = load_dataset(name)
         counts = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
-        dds = DeseqDataSet(counts=counts, metadata=with_references(frame, case["refs"]), design=case["design"],
-                           quiet=True, inference=DefaultInference(n_cpus=2))
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=with_references(frame, case["refs"]),
+            design=case["design"],
+            quiet=True,
+            inference=DefaultInference(n_cpus=2),
+        )
         dds.deseq2()
         c = case["contrast"]
         if c.variable:
@@ -47,13 +52,20 @@ def main() -> None:
         r = pd.read_csv(DATA / f"{name}.r_results.csv").set_index("gene")
         o = ds.results_df.reindex(r.index)
         both = o["log2FoldChange"].notna() & r["log2FoldChange"].notna()
-        rows.append({
-            "dataset": name,
-            "pvalue_nan_mismatch": int((o["pvalue"].isna() != r["pvalue"].isna()).sum()),
-            "padj_nan_mismatch": int((o["padj"].isna() != r["padj"].isna()).sum()),
-            "lfc_spearman": round(float(spearmanr(o.loc[both, "log2FoldChange"], r.loc[both, "log2FoldChange"]).statistic), 6),
-            "call_agreement": float(((o["padj"] < 0.05).fillna(False) == (r["padj"] < 0.05).fillna(False)).mean()),
-        })
+        rows.append(
+            {
+                "dataset": name,
+                "pvalue_nan_mismatch": int((o["pvalue"].isna() != r["pvalue"].isna()).sum()),
+                "padj_nan_mismatch": int((o["padj"].isna() != r["padj"].isna()).sum()),
+                "lfc_spearman": round(
+                    float(spearmanr(o.loc[both, "log2FoldChange"], r.loc[both, "log2FoldChange"]).statistic),
+                    6,
+                ),
+                "call_agreement": float(
+                    ((o["padj"] < 0.05).fillna(False) == (r["padj"] < 0.05).fillna(False)).mean()
+                ),
+            }
+        )
     print(pd.DataFrame(rows).to_string(index=False))
 
 

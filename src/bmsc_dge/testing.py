@@ -31,11 +31,9 @@ class PostgresCluster:
 
     def psql(self, sql: str) -> str:
         """Run one SQL statement in the ``prefect`` database; return its unaligned output."""
+        cmd = [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
         done = subprocess.run(
-            as_postgres(
-                [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
-                + ["-d", "prefect", "-At", "-c", sql]
-            ),
+            as_postgres([*cmd, "-d", "prefect", "-At", "-c", sql]),
             capture_output=True,
             text=True,
             check=True,
