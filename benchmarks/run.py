@@ -52,7 +52,7 @@ def _study(n_genes: int, n_samples: int, seed: int = 7):
     import numpy as np
     import pandas as pd
 
-    from bmsc_dge.ids import human_id_table
+    from bmsc_dge.io import human_id_table
     from bmsc_dge.simulate import simulate_two_group
 
     table = human_id_table().dropna(subset=["ENSEMBL"]).drop_duplicates("SYMBOL").drop_duplicates("ENSEMBL")
@@ -102,7 +102,7 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
     t = time.perf_counter()
     if kind == "de:bmsc-dge":
         from bmsc_dge.config import Contrast, DEConfig
-        from bmsc_dge.de import contrast_table, fit_deseq2
+        from bmsc_dge.deseq2 import contrast_table, fit_deseq2
 
         adata = _adata(genes, study)
         del study
@@ -117,7 +117,7 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         from pydeseq2.default_inference import DefaultInference
         from pydeseq2.ds import DeseqStats
 
-        from bmsc_dge.de import with_references
+        from bmsc_dge.deseq2 import with_references
 
         dds = DeseqDataSet(
             counts=study.counts.T,
@@ -134,8 +134,8 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         import numpy as np
         import pandas as pd
 
+        from bmsc_dge.enrichment import run_prerank
         from bmsc_dge.genesets import load_builtin, restrict_to_data
-        from bmsc_dge.gsea import run_prerank
 
         engine, which = kind.split(":")[1:]
         rng = np.random.default_rng(1)

@@ -20,7 +20,7 @@ from pydeseq2.ds import DeseqStats
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bmsc_dge.de import with_references
+from bmsc_dge.deseq2 import with_references
 from tests.parity_helpers import CASES, DATA, load_dataset
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -20,28 +20,15 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from bmsc_dge import de as de_mod
-from bmsc_dge import gsea as gsea_mod
-from bmsc_dge.artifacts import artifact_keys, gsea_records, targets_records
-from bmsc_dge.changes import compare_contrast, previous_run
-from bmsc_dge.config import Contrast, DEConfig, StudyConfig, load_config
+from bmsc_dge import deseq2 as de_mod
+from bmsc_dge.config import Contrast, StudyConfig, load_config
+from bmsc_dge.errors import BmscDgeError
 from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
-from bmsc_dge.outputs import summary_markdown, write_run_outputs
-from bmsc_dge.pipeline import (
-    FitGroupResult,
-    analyse_fit_group,
-    contrast_stability,
-    gsea_collection,
-    targets_for,
-    with_expected_directions,
-    with_set_stability,
-)
-from bmsc_dge.progress import stage
-from bmsc_dge.qc import QCResult, run_qc
-from bmsc_dge.results import ContrastResult
-from bmsc_dge.rundir import RunDir
-from bmsc_dge.stability import StabilityResult
-from bmsc_dge.study import Study, apply_prefilter, load_study
+from bmsc_dge.io import Study, apply_prefilter, hand_over, load_study, take_over
+from bmsc_dge.pp import QCResult, run_qc
+from bmsc_dge.report import artifact_keys, gsea_records, summary_markdown, targets_records, write_run_outputs
+from bmsc_dge.runs import RunDir, compare_contrast, previous_run, stage
+from bmsc_dge.tl import ContrastResult, FitGroupResult, analyse_contrast, analyse_fit_group
 
 _ACTIVE_COLLECTOR: contextvars.ContextVar[_WarningCollector | None]
 
@@ -77,16 +64,29 @@ def uninspected(value: T) -> T:
     return cast(T, quote(value))
 
 
-@task(name="load-config", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def io_failure(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry file-system and network errors, never bad input.
+
+    A malformed input (:class:`bmsc_dge.errors.BmscDgeError`) fails the same way every time;
+    an ``OSError`` (a file on a network share, a busy disk) may not.
+    """
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, OSError) and not isinstance(exc, BmscDgeError)
+
+
+IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 1, "retry_condition_fn": io_failure}
+
+
+@task(name="load-config", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_config_task(config_path: str, outdir: str | None) -> StudyConfig:
     """Read and validate the YAML config."""
     return load_config(config_path, outdir=outdir)
 
 
-@task(name="load-study", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def load_study_task(cfg: StudyConfig) -> Study:
-    """Read counts and sample sheet, validate, map gene IDs."""
-    return load_study(cfg)
+@task(name="load-study", cache_policy=NO_CACHE, **IO_RETRIES)
+def load_study_task(cfg: StudyConfig, checked_inputs: str | None) -> Study:
+    """Read counts and sample sheet, validate, map gene IDs (unless the caller handed them over)."""
+    return take_over(checked_inputs, cfg) or load_study(cfg)
 
 
 @task(name="prefilter", cache_policy=NO_CACHE)
@@ -95,7 +95,7 @@ def prefilter_task(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataF
     return apply_prefilter(study, cfg)
 
 
-@task(name="load-gene-sets", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(name="load-gene-sets", cache_policy=NO_CACHE, **IO_RETRIES)
 def gene_sets_task(
     cfg: StudyConfig, symbols: list[str]
 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[GeneSet]], pd.DataFrame]:
@@ -111,94 +111,45 @@ def gene_sets_task(
     return matched, collections, cov_df
 
 
-@task(name="deseq2-fit", cache_policy=NO_CACHE)
-def fit_task(
-    adata: ad.AnnData, frame: pd.DataFrame, design: str, references: dict[str, str], cfg: DEConfig
-) -> de_mod.DEFit:
-    """Fit DESeq2 with the given reference levels."""
-    return de_mod.fit_deseq2(adata, frame, design, references, cfg)
+def as_task(name: str, function: Callable[..., T], /, *args: Any) -> T:
+    """Step runner of the local flow: run one analysis step as the Prefect task ``name``.
+
+    Arguments are passed :func:`uninspected` (Prefect does not walk DE tables or gene-set dicts);
+    no result caching, no retries (the steps are deterministic computations).
+    """
+    step = task(name=name, cache_policy=NO_CACHE)(function)
+    return cast(T, step(*(uninspected(a) for a in args)))
 
 
-@task(name="wald-test", cache_policy=NO_CACHE)
-def contrast_task(fit: de_mod.DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) -> pd.DataFrame:
-    """Wald test and LFC shrinkage for one contrast."""
-    return de_mod.contrast_table(fit, contrast, alpha, cfg)
-
-
-@task(name="gsea-prerank", cache_policy=NO_CACHE)
-def gsea_task(
-    ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
-) -> gsea_mod.GseaResult:
-    """Pre-ranked GSEA for one collection (engine per config)."""
-    return gsea_collection(ranking, sets, collection, cfg)
-
-
-@task(name="leave-one-out-stability", cache_policy=NO_CACHE)
-def stability_task(
-    fit: de_mod.DEFit,
-    contrast: Contrast,
-    cfg: StudyConfig,
-    de: pd.DataFrame,
-    curated_sets: dict[str, list[str]] | None,
-) -> StabilityResult | None:
-    """Refit the contrast without each sample in turn (stability columns)."""
-    return contrast_stability(fit, contrast, cfg, de, curated_sets)
-
-
-@task(name="rank-targets", cache_policy=NO_CACHE)
-def targets_task(
-    de: pd.DataFrame,
-    gsea: pd.DataFrame,
-    curated: list[GeneSet],
-    cfg: StudyConfig,
-    stability: StabilityResult | None,
-) -> pd.DataFrame:
-    """Target ranking (significance first; curated prior, leading edges and stability within)."""
-    return targets_for(de, gsea, curated, cfg, stability)
-
-
-@flow(name="analyse-contrast", flow_run_name="{contrast.name}")
-def analyse_contrast(
+def _contrast_subflow(
     fit: de_mod.DEFit,
     contrast: Contrast,
     cfg: StudyConfig,
     matched: dict[str, dict[str, list[str]]],
     curated: list[GeneSet],
 ) -> ContrastResult:
-    """DE table, GSEA per collection and targets for one contrast."""
-    logger = get_run_logger()
-    n = contrast.name
-    with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
-        de = contrast_task(fit, contrast, cfg.alpha, cfg.de)
-    ranking = gsea_mod.ranking_from_de(de)
-    tables, curves = [], {}
-    with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
-        for collection, sets in matched.items():
-            res = gsea_task(ranking, uninspected(sets), collection, cfg)
-            tables.append(res.table)
-            if collection == "curated":
-                curves = res.curves
-    gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if cfg.targets.stability else ""
-    with stage(label) if label else nullcontext():
-        stability = stability_task(
-            uninspected(fit), contrast, cfg, uninspected(de), uninspected(matched.get("curated"))
-        )
-    gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
-    with stage(f"{n}: targets"):
-        targets = targets_task(
-            uninspected(de), uninspected(gsea), uninspected(curated), cfg, uninspected(stability)
-        )
-    logger.info(
+    """Call :func:`analyse_contrast_flow` with the big arguments passed uninspected."""
+    return analyse_contrast_flow(fit, contrast, cfg, uninspected(matched), uninspected(curated))
+
+
+@flow(name="analyse-contrast", flow_run_name="{contrast.name}")
+def analyse_contrast_flow(
+    fit: de_mod.DEFit,
+    contrast: Contrast,
+    cfg: StudyConfig,
+    matched: dict[str, dict[str, list[str]]],
+    curated: list[GeneSet],
+) -> ContrastResult:
+    """One contrast as a sub-flow: :func:`bmsc_dge.tl.analyse_contrast`, each step a task."""
+    result = analyse_contrast(fit, contrast, cfg, matched, curated, step=as_task)
+    get_run_logger().info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,
-        int((de["padj"] < cfg.alpha).sum()),
+        int((result.de["padj"] < cfg.alpha).sum()),
         cfg.alpha,
-        targets["symbol"].iloc[0] if len(targets) else "-",
+        result.targets["symbol"].iloc[0] if len(result.targets) else "-",
     )
-    return ContrastResult(
-        contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
-    )
+    return result
 
 
 @task(name="sample-qc", cache_policy=NO_CACHE)
@@ -207,7 +158,7 @@ def qc_task(adata: ad.AnnData, size_factors: pd.Series, design_variables: list[s
     return run_qc(adata, size_factors, design_variables, n_cpus=n_cpus)
 
 
-@task(name="write-outputs", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(name="write-outputs", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_outputs_task(
     run: RunDir,
     cfg: StudyConfig,
@@ -245,7 +196,7 @@ def write_outputs_task(
 def publish_artifacts_task(
     cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, final: Path
 ) -> dict[str, str]:
-    """Table, markdown and link artifacts for the Prefect UI (keys: :mod:`bmsc_dge.artifacts`)."""
+    """Table, markdown and link artifacts for the Prefect UI (keys: :mod:`bmsc_dge.report._artifacts`)."""
     keys = artifact_keys(cfg.name, [r.contrast.name for r in results])
     create_markdown_artifact(
         key=keys["summary"],
@@ -328,8 +279,12 @@ def _groups(cfg: StudyConfig) -> list[tuple[dict[str, str], list[Contrast]]]:
 
 
 @flow(name="bmsc-dge", log_prints=False)
-def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
-    """Run the whole study described by ``config_path``; return the completed run folder."""
+def bmsc_dge_flow(config_path: str, outdir: str | None = None, checked_inputs: str | None = None) -> str:
+    """Run the whole study described by ``config_path``; return the completed run folder.
+
+    ``checked_inputs`` is the token of a study the caller already read and checked in this
+    process (:func:`bmsc_dge.io.hand_over`); without it, or if a file changed, the inputs are read.
+    """
     logger = get_run_logger()
     collector = _WarningCollector()
     token = _ACTIVE_COLLECTOR.set(collector)
@@ -345,7 +300,7 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
         try:
             t = time.perf_counter()
             with stage("load and check inputs"):
-                study = load_study_task(cfg)
+                study = load_study_task(cfg, checked_inputs)
             with stage("low-count filter"):
                 adata, gene_filter = prefilter_task(study, cfg)
             timings["load_and_filter"] = time.perf_counter() - t
@@ -364,21 +319,20 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None) -> str:
                     adata, study.frame, cfg, groups, matched, curated
                 )
             else:
-                group_results = []
-                for refs, contrasts in groups:
-                    with stage(f"DESeq2 fit ({adata.n_vars} genes x {adata.n_obs} samples)"):
-                        fit = fit_task(adata, study.frame, cfg.design, refs, cfg.de)
-                    res = [
-                        analyse_contrast(fit, c, cfg, uninspected(matched), uninspected(curated))
-                        for c in contrasts
-                    ]
-                    group_results.append(
-                        FitGroupResult(
-                            results=res,
-                            size_factors=de_mod.size_factors(fit),
-                            normalized=de_mod.normalized_counts(fit),
-                        )
+                group_results = [
+                    analyse_fit_group(
+                        adata,
+                        study.frame,
+                        cfg,
+                        refs,
+                        contrasts,
+                        matched,
+                        curated,
+                        step=as_task,
+                        analyse=_contrast_subflow,
                     )
+                    for refs, contrasts in groups
+                ]
             timings["de_gsea_targets"] = time.perf_counter() - t
             results = [r for g in group_results for r in g.results]
             executed_on = {r.contrast.name: g.executed_on for g in group_results for r in g.results}
@@ -435,6 +389,15 @@ def changes_task(previous: Path, results: list[ContrastResult], cfg: StudyConfig
     return out
 
 
-def run_config(config_path: str | Path, outdir: str | Path | None = None) -> Path:
-    """Run the flow in-process (used by the CLI) and return the run folder."""
-    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir)))
+def run_config(
+    config_path: str | Path,
+    outdir: str | Path | None = None,
+    checked: tuple[StudyConfig, Study] | None = None,
+) -> Path:
+    """Run the flow in-process (used by the CLI) and return the run folder.
+
+    ``checked``: the config and study the caller already loaded from ``config_path`` (and
+    ``outdir``); the flow uses them instead of reading the inputs again.
+    """
+    token = hand_over(checked[1], checked[0]) if checked is not None else None
+    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token))

@@ -1,7 +1,7 @@
 """Incremental re-analysis of an inbox folder: recompute only when the inputs changed.
 
 The inbox holds a study config (``study.yaml`` by default) and the count matrix and sample sheet
-it points at. Each scheduled run fingerprints them (:func:`bmsc_dge.fingerprint.input_fingerprint`)
+it points at. Each scheduled run fingerprints them (:func:`bmsc_dge.runs._fingerprint.input_fingerprint`)
 and calls the analysis through a Prefect task cached on that fingerprint: unchanged inputs hit the
 cache and the run finishes in seconds, returning the earlier run folder; new donors (changed counts
 or sheet) miss it and a full run writes a new run folder with its "what changed" tables.
@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.context import TaskRunContext
 
 from bmsc_dge.config import load_config
-from bmsc_dge.fingerprint import input_fingerprint
+from bmsc_dge.runs import input_fingerprint
 from flows.analysis import bmsc_dge_flow
 
 

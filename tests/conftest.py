@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bmsc_dge.genesets import load_curated
-from bmsc_dge.ids import human_id_table
+from bmsc_dge.io import human_id_table
 from bmsc_dge.simulate import simulate_two_group
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from bmsc_dge.config import Contrast, DEConfig
-from bmsc_dge.de import DEFit, contrast_table, fit_deseq2
+from bmsc_dge.deseq2 import DEFit, contrast_table, fit_deseq2
 
 DATA = Path(__file__).resolve().parent / "data" / "deseq2"
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from bmsc_dge.config import Contrast, DEConfig
-from bmsc_dge.de import contrast_table, fit_deseq2
-from bmsc_dge.gsea import ranking_from_de, run_prerank
+from bmsc_dge.deseq2 import contrast_table, fit_deseq2
+from bmsc_dge.enrichment import ranking_from_de, run_prerank
 from bmsc_dge.simulate import simulate_two_group
 
 C = Contrast(name="c", variable="condition", target="T2DM", reference="control")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.special import polygamma
 
-from bmsc_dge.dispersion_prior import (
+from bmsc_dge.deseq2._prior import (
     _FINE,
     _GRID,
     PRIOR_VAR_FLOOR,

@@ -1,7 +1,8 @@
 import pandas as pd
 from openpyxl import load_workbook
 
-from bmsc_dge.export import sheet_name, write_tsv, write_workbook
+from bmsc_dge._atomic import write_tsv
+from bmsc_dge.report._export import sheet_name, write_workbook
 
 
 def test_tsv_round_trip_with_nan(tmp_path):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from formulaic import model_matrix
 
-from bmsc_dge.filtering import filter_by_expr, filter_min_count, min_sample_size
+from bmsc_dge.pp import filter_by_expr, filter_min_count, min_sample_size
 
 
 def _design(groups):

@@ -53,6 +53,8 @@ def test_small_study_outputs_and_reruns(small_runs):
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["inputs"]["counts"]["sha256"] and manifest["seeds"]["gsea_permutations"] == 3
     assert manifest["versions"]["pydeseq2"] == "0.5.4"
+    assert manifest["engines"]["deseq2"]["name"] == "bmsc-dge" and manifest["engines"]["gsea"]["name"] == "bmsc-dge"
+    assert manifest["engines"]["deseq2"]["reference"].endswith("10.1186/s13059-014-0550-8")
     assert second != first and first.is_dir()
     assert (second.parent.parent / "latest").resolve() == second.resolve()
     # same seed, same inputs -> identical tables
@@ -124,7 +126,7 @@ def test_example_traps_are_seen_through(example_run):
 @pytest.mark.e2e
 def test_example_random_sets_stay_null(example_run):
     """>= 95% of random gene sets of the curated sizes stay at FDR >= 0.05 on the example."""
-    from bmsc_dge.gsea import ranking_from_de, run_prerank
+    from bmsc_dge.enrichment import ranking_from_de, run_prerank
 
     de = pd.read_csv(example_run / "tables" / "de" / "T2DM_vs_control.deseq2.tsv", sep="\t")
     ranking = ranking_from_de(de)
@@ -169,7 +171,7 @@ def test_artifacts_listed_through_the_api(small_runs):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from bmsc_dge.artifacts import artifact_keys
+    from bmsc_dge.report import artifact_keys
 
     _, _, second = small_runs
     keys = artifact_keys("small", ["T2DM_vs_control"])
@@ -236,3 +238,27 @@ def test_example_tables_match_the_golden_record(example_run):
     assert set(got) == set(record)
     changed = sorted(name for name in record if got[name] != record[name])
     assert not changed, f"example tables differ from the golden record: {changed}"
+
+
+@pytest.mark.e2e
+def test_cli_run_reads_the_counts_once(prefect_harness, small_study, monkeypatch):
+    """`bmsc-dge run` checks the inputs before Prefect starts and hands the study to the flow: the
+    count matrix is parsed once per run."""
+    from typer.testing import CliRunner
+
+    import bmsc_dge.cli as cli
+    import bmsc_dge.io._validate as validate
+
+    calls = []
+    parse = validate.parse_counts
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(validate, "parse_counts", counting)
+    monkeypatch.setattr(cli, "_logging", lambda verbose: None)
+    monkeypatch.setenv("BMSC_DGE_LOCAL_SERVER", "off")
+    res = CliRunner().invoke(cli.app, ["run", str(small_study["config"])])
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 1, calls

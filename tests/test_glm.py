@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydeseq2 import utils
 
-from bmsc_dge.glm import _log_posterior_terms, linear_model_mu, shrink_lfc_map, wald_test
+from bmsc_dge.deseq2._glm import _log_posterior_terms, linear_model_mu, shrink_lfc_map, wald_test
 
 
 @pytest.fixture(scope="module")

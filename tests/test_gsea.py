@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.gsea import GSEA_COLUMNS, ranking_from_de, run_prerank
+from bmsc_dge.enrichment import GSEA_COLUMNS, ranking_from_de, run_prerank
 
 
 def _ranking(seed=0, n=600):

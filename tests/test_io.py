@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge import io
+from bmsc_dge import io as io
 from bmsc_dge.errors import CountsError, SampleSheetError
 
 
@@ -88,3 +88,24 @@ def test_build_anndata_layout():
     assert adata.layers["counts"].dtype == np.int64
     assert list(adata.var["symbol"]) == ["X", "Y"]
     assert list(adata.obs["condition"]) == ["a", "b"]
+
+
+def test_a_handed_over_study_is_taken_once_and_only_while_its_files_are_unchanged(small_study):
+    import os
+
+    from bmsc_dge.config import load_config
+    from bmsc_dge.io import hand_over, load_study, take_over
+
+    cfg = load_config(small_study["config"])
+    study = load_study(cfg)
+    token = hand_over(study, cfg)
+    assert take_over(token, cfg) is study
+    assert take_over(token, cfg) is None  # once
+    assert take_over(None, cfg) is None
+    token = hand_over(study, cfg)
+    st = os.stat(cfg.counts)
+    os.utime(cfg.counts, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # the file changed
+    assert take_over(token, cfg) is None
+    token = hand_over(study, cfg)
+    other = cfg.model_copy(update={"alpha": 0.1})
+    assert take_over(token, other) is None  # another config

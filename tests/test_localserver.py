@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bmsc_dge.localserver import STATE_FILE, healthy
+from bmsc_dge.runs._localserver import STATE_FILE, healthy
 
 from .test_cli import BIN, run_cli
 

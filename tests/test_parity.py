@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from bmsc_dge.config import DEConfig
-from bmsc_dge.de import contrast_table, fit_deseq2
-from bmsc_dge.transform import vst
+from bmsc_dge.deseq2 import contrast_table, fit_deseq2, vst
 
 from .parity_helpers import (
     ALT_HYPOTHESES,

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.prerank import _es, prerank, running_score, walk_extremes
+from bmsc_dge.enrichment._prerank import _es, prerank, running_score, walk_extremes
 
 STATS = ["NES", "NOM p-val", "FDR q-val", "FWER p-val"]
 

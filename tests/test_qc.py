@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.qc import flag_outliers, heatmap_matrix, pca_scores, run_qc, sample_correlation, sample_qc
+from bmsc_dge.pp import flag_outliers, heatmap_matrix, pca_scores, run_qc, sample_correlation, sample_qc
 
 
 def _vst(n_samples=10, n_genes=300, seed=0, outlier=None):

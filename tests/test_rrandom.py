@@ -1,10 +1,10 @@
-"""bmsc_dge.rrandom reproduces R 4.2.2's draws (tests/data/rng/make_reference.R)."""
+"""bmsc_dge.deseq2._rrandom reproduces R 4.2.2's draws (tests/data/rng/make_reference.R)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.rrandom import RRandom, r_seed_state
+from bmsc_dge.deseq2._rrandom import RRandom, r_seed_state
 
 DATA = __import__("pathlib").Path(__file__).resolve().parent / "data" / "rng"
 

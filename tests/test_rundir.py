@@ -3,7 +3,7 @@ import os
 import pytest
 
 from bmsc_dge.errors import RunDirError
-from bmsc_dge.rundir import RunDir, clean_stale_partials, new_run_id
+from bmsc_dge.runs import RunDir, clean_stale_partials, new_run_id
 
 
 def test_commit_moves_partial_and_latest(tmp_path):

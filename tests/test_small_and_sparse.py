@@ -47,7 +47,7 @@ def _panel(folder: Path) -> Path:
 
 def _all_genes_zero(folder: Path) -> Path:
     rng = np.random.default_rng(4)
-    from bmsc_dge.ids import human_id_table
+    from bmsc_dge.io import human_id_table
 
     symbols = human_id_table().query("GENETYPE == 'protein-coding'")["SYMBOL"].dropna().unique()[:800]
     cond = np.array(["control"] * 4 + ["T2DM"] * 4)

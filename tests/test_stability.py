@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from bmsc_dge.config import Contrast, DEConfig
-from bmsc_dge.de import contrast_table, fit_deseq2
+from bmsc_dge.deseq2 import contrast_table, fit_deseq2
 from bmsc_dge.simulate import nb_counts
-from bmsc_dge.stability import GENE_COLUMNS, SET_COLUMNS, leave_one_out
+from bmsc_dge.targets import GENE_COLUMNS, SET_COLUMNS, leave_one_out
 
 CONTRAST = Contrast(name="c", variable="condition", target="T2DM", reference="control")
 

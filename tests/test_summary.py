@@ -5,9 +5,9 @@ import pandas as pd
 
 from bmsc_dge.config import Contrast, StudyConfig, TargetWeights
 from bmsc_dge.genesets import GeneSet
-from bmsc_dge.outputs import summary_markdown
-from bmsc_dge.results import ContrastResult, no_signal_note
+from bmsc_dge.report import summary_markdown
 from bmsc_dge.targets import rank_targets
+from bmsc_dge.tl import ContrastResult, no_signal_note
 
 
 def _result(padj: list[float]) -> ContrastResult:

@@ -3,8 +3,7 @@ import pytest
 
 from bmsc_dge.config import Contrast
 from bmsc_dge.errors import CountsError, DesignError, SampleSheetError
-from bmsc_dge.study import design_matrix_for
-from bmsc_dge.validation import check_full_rank, match_samples, parse_counts, prepare_design_frame
+from bmsc_dge.io import check_full_rank, design_matrix_for, match_samples, parse_counts, prepare_design_frame
 
 C = Contrast(name="c", variable="condition", target="T2DM", reference="control")
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bmsc_dge.genesets import load_curated
-from bmsc_dge.ids import human_id_table
+from bmsc_dge.io import human_id_table
 from bmsc_dge.simulate import simulate_two_group
 
 HERE = Path(__file__).resolve().parent

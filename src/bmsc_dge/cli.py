@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bmsc_dge.config import load_config
 from bmsc_dge.errors import BmscDgeError
-from bmsc_dge.localserver import server_environment
+from bmsc_dge.runs import server_environment
 
 app = typer.Typer(
     add_completion=False,
@@ -102,7 +102,7 @@ def validate(
     """Check the config, counts, sample sheet and design without running anything."""
     _logging(True)
     from bmsc_dge.config import load_config
-    from bmsc_dge.study import check_gene_sets, load_study
+    from bmsc_dge.io import check_gene_sets, load_study
 
     try:
         cfg = load_config(config)
@@ -122,7 +122,7 @@ def _connect(temporary_server: bool) -> None:
     use_local = not temporary_server and os.environ.get("BMSC_DGE_LOCAL_SERVER", "on") != "off"
     if not use_local or os.environ.get("PREFECT_API_URL"):
         return
-    from bmsc_dge import localserver
+    from bmsc_dge.runs import localserver
 
     try:
         state, started = localserver.ensure(Path(os.environ["PREFECT_HOME"]))
@@ -167,15 +167,15 @@ def run(
     prefect_environment()
     _logging(verbose)
     from bmsc_dge.config import load_config
-    from bmsc_dge.study import check_gene_sets, load_study
+    from bmsc_dge.io import check_gene_sets, load_study
 
     try:  # pre-flight: bad input is reported in one line before Prefect starts
-        cfg = load_config(config, outdir=outdir)
+        cfg = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
         study = load_study(cfg)
         check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
     except BmscDgeError as exc:
         raise _fail(exc) from None
-    from bmsc_dge.progress import listen
+    from bmsc_dge.runs import listen
 
     t0 = time.perf_counter()
     _connect(temporary_server)
@@ -190,7 +190,7 @@ def run(
     display = _StageDisplay(out)
     stop = listen(display)
     try:
-        final = run_config(config.resolve(), outdir.resolve() if outdir else None)
+        final = run_config(config.resolve(), outdir.resolve() if outdir else None, checked=(cfg, study))
     except BmscDgeError as exc:
         raise _fail(exc) from None
     finally:
@@ -227,24 +227,28 @@ def batch(
 
     prefect_environment()
     _logging(verbose)
-    from bmsc_dge.study import check_gene_sets, load_study
+    from bmsc_dge.io import check_gene_sets, hand_over, load_study
 
-    names = []
+    names: list[str] = []
+    tokens: list[str | None] = []
     for config in configs:
         try:
-            cfg = load_config(config)
+            cfg = load_config(config.resolve())
             study = load_study(cfg)
             check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
         except BmscDgeError as exc:
             raise _fail(exc) from None
         names.append(cfg.name)
+        tokens.append(hand_over(study, cfg))
     t0 = time.perf_counter()
     _connect(temporary_server)
     from flows.batch import run_studies
 
     out.print(f"bmsc-dge batch: {len(configs)} studies, {max_concurrency} at a time", highlight=False)
     try:
-        runs = run_studies([str(c.resolve()) for c in configs], max_concurrency=max_concurrency)
+        runs = run_studies(
+            [str(c.resolve()) for c in configs], max_concurrency=max_concurrency, checked_inputs=tokens
+        )
     except BmscDgeError as exc:
         raise _fail(exc) from None
     out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
@@ -276,7 +280,7 @@ def server(
     prefect_environment()
     home = Path(os.environ["PREFECT_HOME"])
     if show_status or stop_background:
-        from bmsc_dge import localserver
+        from bmsc_dge.runs import localserver
 
         if stop_background:
             state = localserver.stop(home)

@@ -114,7 +114,7 @@ class Contrast(_Strict):
 
 
 class FilterConfig(_Strict):
-    """Low-count filtering (see :mod:`bmsc_dge.filtering`)."""
+    """Low-count filtering (see :mod:`bmsc_dge.pp._filter`)."""
 
     method: Literal["filterbyexpr", "min_count"] = "filterbyexpr"
     min_count: int = Field(10, ge=0)
@@ -127,7 +127,7 @@ class DEConfig(_Strict):
     """PyDESeq2 settings; defaults follow R DESeq2.
 
     ``engine`` picks the numerical backend: ``"bmsc-dge"`` (default) fits every gene at once with
-    R DESeq2's algorithms (:mod:`bmsc_dge.dispersion`, :mod:`bmsc_dge.glm`); ``"pydeseq2"`` is stock
+    R DESeq2's algorithms (:mod:`bmsc_dge.deseq2._dispersion`, :mod:`bmsc_dge.deseq2._glm`); ``"pydeseq2"`` is stock
     PyDESeq2 (per-gene optimisers over ``n_cpus`` joblib processes), kept for comparison.
 
     ``size_factors``: R's ``estimateSizeFactors(type =)``: ``"ratio"`` (median of ratios, the
@@ -150,7 +150,7 @@ class GeneSetConfig(_Strict):
     """Which gene-set collections GSEA runs on, and how.
 
     ``engine``: ``"bmsc-dge"`` (default; gseapy's statistic computed on the hits only, see
-    :mod:`bmsc_dge.prerank`) or ``"gseapy"`` (``gseapy.prerank`` itself).
+    :mod:`bmsc_dge.enrichment._prerank`) or ``"gseapy"`` (``gseapy.prerank`` itself).
     """
 
     engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge"
@@ -177,7 +177,7 @@ class TargetWeights(_Strict):
 
 
 class TargetConfig(_Strict):
-    """Target ranking settings (see :mod:`bmsc_dge.targets`)."""
+    """Target ranking settings (see :mod:`bmsc_dge.targets._rank`)."""
 
     weights: TargetWeights = Field(default_factory=TargetWeights)
     top_n: int = Field(50, ge=1)

@@ -53,6 +53,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _run(cmd: list[str], cwd: Path) -> None:
+    """Run a PostgreSQL tool in ``cwd`` (readable by ``postgres``); its output goes into the error."""
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BmscDgeError(
+            f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+
+
 @contextmanager
 def throwaway_postgres() -> Iterator[PostgresCluster]:
     """Start a fresh cluster on a free loopback port with an empty ``prefect`` database; remove it after.
@@ -73,17 +82,17 @@ def throwaway_postgres() -> Iterator[PostgresCluster]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-    subprocess.run(as_postgres(initdb), check=True, capture_output=True)
+    _run(as_postgres(initdb), base)
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
     start = [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]
-    subprocess.run(as_postgres(start), check=True, capture_output=True)
+    _run(as_postgres(start), base)
     try:
         createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "prefect"]
-        subprocess.run(as_postgres(createdb), check=True, capture_output=True)
+        _run(as_postgres(createdb), base)
         yield PostgresCluster(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect", port, bindir)
     finally:
         stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-        subprocess.run(as_postgres(stop), capture_output=True)
+        subprocess.run(as_postgres(stop), cwd=base, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

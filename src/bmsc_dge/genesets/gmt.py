@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bmsc_dge._atomic import write_text
 from bmsc_dge.errors import GeneSetError
-from bmsc_dge.export import write_text
 
 
 def read_gmt(path: str | Path) -> dict[str, tuple[str, list[str]]]:

@@ -1,4 +1,4 @@
-# R's own draws and loess fits, against which bmsc_dge.rrandom and bmsc_dge.dispersion_prior are
+# R's own draws and loess fits, against which bmsc_dge.deseq2._rrandom and bmsc_dge.deseq2._prior are
 # tested. Run once from the repository root: Rscript tests/data/rng/make_reference.R
 # (R 4.2.2, Debian bookworm). R is never called at run time or in CI.
 here <- "tests/data/rng"

@@ -40,8 +40,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge import de as de_mod
-from bmsc_dge import gsea as gsea_mod
+from bmsc_dge import deseq2 as de_mod
+from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.errors import BmscDgeError
 
@@ -112,7 +112,7 @@ def leave_one_out(
     contrast
         The contrast to re-test.
     full_de
-        The full-data DE table of the contrast (:data:`bmsc_dge.de.DE_COLUMNS`).
+        The full-data DE table of the contrast (:data:`bmsc_dge.deseq2._fit.DE_COLUMNS`).
     alpha
         DE significance threshold.
     cfg

@@ -158,7 +158,7 @@ def run_qc(
 
     Outliers are flagged (``outlier`` column and a warning) but never removed.
     """
-    from bmsc_dge.transform import vst as vst_fn
+    from bmsc_dge.deseq2 import vst as vst_fn
 
     table = sample_qc(adata, size_factors)
     v = vst_fn(adata, n_cpus=n_cpus)

@@ -1,12 +1,12 @@
 """Gene-set enrichment (gseapy's pre-ranked GSEA statistic) on the DESeq2 Wald statistic.
 
-Two engines compute the same statistic: ``"bmsc-dge"`` (default, :mod:`bmsc_dge.prerank`: walks
+Two engines compute the same statistic: ``"bmsc-dge"`` (default, :mod:`bmsc_dge.enrichment._prerank`: walks
 only the hits, seconds for 1,000 sets) and ``"gseapy"`` (``gseapy.prerank`` itself). Enrichment
 scores and leading edges are identical; NES, p-values and FDR differ by permutation noise only.
 
 The ranking is the Wald statistic of each gene (genes without a statistic, e.g. all-zero or
 Cook's-flagged genes, are left out). Where several rows share a symbol, the row with the highest
-``baseMean`` represents it (:func:`bmsc_dge.ids.collapse_by_symbol`). Permutations are gene-set
+``baseMean`` represents it (:func:`bmsc_dge.io._ids.collapse_by_symbol`). Permutations are gene-set
 permutations seeded with the config ``seed``; the same seed gives identical tables.
 
 FDR scope: q-values are computed by gseapy **per collection** (curated, hallmark, go_bp, each user
@@ -23,8 +23,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.ids import collapse_by_symbol
-from bmsc_dge.prerank import prerank
+from bmsc_dge import engines
+from bmsc_dge.enrichment._prerank import prerank
+from bmsc_dge.io import collapse_by_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def run_prerank(
     threads
         gseapy's ``threads`` (the bmsc-dge engine runs in the calling thread).
     engine
-        ``"bmsc-dge"`` (:func:`bmsc_dge.prerank.prerank`) or ``"gseapy"``.
+        ``"bmsc-dge"`` (:func:`bmsc_dge.enrichment._prerank.prerank`) or ``"gseapy"``.
     curves
         Keep each set's running-score curve (for plots).
 
@@ -116,20 +117,63 @@ def run_prerank(
     if not sets:
         logger.warning("collection %s: no gene set has >= %d genes in the data", collection, min_size)
         return GseaResult(empty, ranking)
-    if engine == "bmsc-dge":
-        res = prerank(
-            ranking,
-            sets,
-            permutations=permutations,
-            seed=seed,
-            min_size=min_size,
-            max_size=max_size,
-            curves_for=sets.keys() if curves else (),
-        )
-        if res.table.empty:
-            logger.warning("collection %s: no gene set passed the size filter", collection)
-            return GseaResult(empty, ranking)
-        return GseaResult(_tidy(res.table, collection), ranking, res.curves)
+    run = engines.get("gsea", engine).implementation
+    return run(  # type: ignore[no-any-return]
+        ranking,
+        sets,
+        collection=collection,
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+        threads=threads,
+        curves=curves,
+    )
+
+
+def _run_bmsc_dge(
+    ranking: pd.Series,
+    sets: dict[str, list[str]],
+    *,
+    collection: str,
+    permutations: int,
+    seed: int,
+    min_size: int,
+    max_size: int,
+    threads: int,
+    curves: bool,
+) -> GseaResult:
+    """The bmsc-dge engine: :func:`bmsc_dge.enrichment._prerank.prerank` (``threads`` unused)."""
+    empty = pd.DataFrame(columns=GSEA_COLUMNS)
+    res = prerank(
+        ranking,
+        sets,
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+        curves_for=sets.keys() if curves else (),
+    )
+    if res.table.empty:
+        logger.warning("collection %s: no gene set passed the size filter", collection)
+        return GseaResult(empty, ranking)
+    return GseaResult(_tidy(res.table, collection), ranking, res.curves)
+
+
+def _run_gseapy(
+    ranking: pd.Series,
+    sets: dict[str, list[str]],
+    *,
+    collection: str,
+    permutations: int,
+    seed: int,
+    min_size: int,
+    max_size: int,
+    threads: int,
+    curves: bool,
+) -> GseaResult:
+    """The gseapy engine: ``gseapy.prerank``, zero p-values floored (:func:`_floor_gseapy`)."""
+    empty = pd.DataFrame(columns=GSEA_COLUMNS)
     import gseapy  # only this engine needs it (~1 s of imports)
 
     rnk = ranking.copy()
@@ -201,3 +245,29 @@ def _floor_gseapy(table: pd.DataFrame, permutations: int) -> pd.DataFrame:
     for col in ("pval", "fdr", "fwer"):
         out[col] = out[col].clip(lower=floor)
     return out
+
+
+#: implementation: ``run(ranking, sets, *, collection, permutations, seed, min_size, max_size,
+#: threads, curves) -> GseaResult``
+engines.register(
+    engines.Engine(
+        kind="gsea",
+        name="bmsc-dge",
+        package="bmsc-dge",
+        label="bmsc-dge's pre-ranked GSEA",
+        method="GSEApy's weighted Kolmogorov-Smirnov statistic and gene-label permutations, walked over the hits",
+        reference="Fang Z, Liu X, Peltz G (2022) Bioinformatics btac757, doi:10.1093/bioinformatics/btac757",
+        implementation=_run_bmsc_dge,
+    )
+)
+engines.register(
+    engines.Engine(
+        kind="gsea",
+        name="gseapy",
+        package="gseapy",
+        label="GSEApy prerank",
+        method="GSEApy's own implementation",
+        reference="Fang Z, Liu X, Peltz G (2022) Bioinformatics btac757, doi:10.1093/bioinformatics/btac757",
+        implementation=_run_gseapy,
+    )
+)

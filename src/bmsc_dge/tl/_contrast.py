@@ -1,24 +1,43 @@
 """One contrast, or one group of contrasts sharing a DESeq2 fit, from counts to targets.
 
-The local Prefect flow wires the same library calls as separate tasks (so each shows in the UI);
-the Dask path runs :func:`analyse_fit_group` as one task per fit group on a worker.
+The one code path of the analysis: the CLI's flow, the Dask path and the Python API all call
+:func:`analyse_fit_group` / :func:`analyse_contrast`. Each step goes through a *step runner*
+``step(name, function, *args)``: :func:`run_directly` calls the function (Dask workers, the API);
+the local Prefect flow passes one that runs it as a named Prefect task, so every step shows in
+the UI. Each step also reports a progress stage (:func:`bmsc_dge.runs.stage`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge import de as de_mod
-from bmsc_dge import gsea as gsea_mod
+from bmsc_dge import deseq2 as de_mod
+from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge.config import Contrast, StudyConfig
 from bmsc_dge.genesets import GeneSet
-from bmsc_dge.results import ContrastResult
-from bmsc_dge.stability import StabilityResult, leave_one_out
-from bmsc_dge.targets import rank_targets
+from bmsc_dge.runs import stage
+from bmsc_dge.targets import StabilityResult, leave_one_out, rank_targets
+from bmsc_dge.tl._results import ContrastResult
+
+T = TypeVar("T")
+
+
+class StepRunner(Protocol):
+    """Runs one named analysis step: ``step("wald-test", contrast_table, fit, ...)``."""
+
+    def __call__(self, name: str, function: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def run_directly(name: str, function: Callable[..., T], /, *args: Any) -> T:
+    """The plain step runner: call ``function(*args)``."""
+    return function(*args)
 
 
 @dataclass
@@ -137,20 +156,29 @@ def analyse_contrast(
     cfg: StudyConfig,
     matched: dict[str, dict[str, list[str]]],
     curated: list[GeneSet],
+    step: StepRunner = run_directly,
 ) -> ContrastResult:
     """DE table, GSEA on every collection, stability and ranked targets for one contrast."""
-    de = de_mod.contrast_table(fit, contrast, cfg.alpha, cfg.de)
+    n = contrast.name
+    with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
+        de = step("wald-test", de_mod.contrast_table, fit, contrast, cfg.alpha, cfg.de)
     ranking = gsea_mod.ranking_from_de(de)
     tables, curves = [], {}
-    for collection, sets in matched.items():
-        res = gsea_collection(ranking, sets, collection, cfg)
-        tables.append(res.table)
-        if collection == "curated":
-            curves = res.curves
+    with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
+        for collection, sets in matched.items():
+            res = step("gsea-prerank", gsea_collection, ranking, sets, collection, cfg)
+            tables.append(res.table)
+            if collection == "curated":
+                curves = res.curves
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    stability = contrast_stability(fit, contrast, cfg, de, matched.get("curated"))
+    label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if cfg.targets.stability else ""
+    with stage(label) if label else nullcontext():
+        stability = step(
+            "leave-one-out-stability", contrast_stability, fit, contrast, cfg, de, matched.get("curated")
+        )
     gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
-    targets = targets_for(de, gsea, curated, cfg, stability)
+    with stage(f"{n}: targets"):
+        targets = step("rank-targets", targets_for, de, gsea, curated, cfg, stability)
     return ContrastResult(
         contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
     )
@@ -164,8 +192,15 @@ def analyse_fit_group(
     contrasts: list[Contrast],
     matched: dict[str, dict[str, list[str]]],
     curated: list[GeneSet],
+    step: StepRunner = run_directly,
+    analyse: Callable[..., ContrastResult] = analyse_contrast,
 ) -> FitGroupResult:
-    """Fit once, then analyse every contrast of the group; records the Dask worker it ran on."""
+    """Fit once, then analyse every contrast of the group; records where it ran and how long it took.
+
+    ``step`` runs each step (see the module docstring); ``analyse(fit, contrast, cfg, matched,
+    curated)`` analyses one contrast (the local flow passes a sub-flow that calls
+    :func:`analyse_contrast` with its task runner).
+    """
     import time
 
     try:
@@ -175,12 +210,13 @@ def analyse_fit_group(
     except (ImportError, ValueError):
         where = "local"
     t = time.perf_counter()
-    fit = de_mod.fit_deseq2(adata, frame, cfg.design, references, cfg.de)
+    with stage(f"DESeq2 fit ({adata.n_vars} genes x {adata.n_obs} samples)"):
+        fit = step("deseq2-fit", de_mod.fit_deseq2, adata, frame, cfg.design, references, cfg.de)
     seconds = {"fit": time.perf_counter() - t}
     results = []
     for c in contrasts:
         t = time.perf_counter()
-        results.append(analyse_contrast(fit, c, cfg, matched, curated))
+        results.append(analyse(fit, c, cfg, matched, curated))
         seconds[f"contrast:{c.name}"] = time.perf_counter() - t
     return FitGroupResult(
         results=results,

@@ -11,10 +11,11 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from bmsc_dge import engines
+from bmsc_dge._atomic import write_text
 from bmsc_dge.config import StudyConfig
-from bmsc_dge.export import write_text
-from bmsc_dge.qc import QCResult
-from bmsc_dge.results import ContrastResult, no_signal_note
+from bmsc_dge.pp import QCResult
+from bmsc_dge.tl import ContrastResult, no_signal_note
 
 
 def _img(folder: Path, rel: str, caption: str) -> dict[str, str]:
@@ -45,20 +46,10 @@ def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
         if cfg.prefilter and cfg.filter.method == "filterbyexpr"
         else ("a minimum-count filter" if cfg.prefilter else "no low-count prefilter")
     )
-    if cfg.de.engine == "bmsc-dge":
-        de_engine = (
-            f"bmsc-dge {versions.get('bmsc-dge')}'s DESeq2 engine (R DESeq2 1.38's size factors, dispersion "
-            f"line search, parametric trend, simulated prior variance for 1-3 residual df, IRLS with optim "
-            f"refits, Wald tests; all genes at once) on PyDESeq2 {versions.get('pydeseq2')} data structures"
-        )
-    else:
-        de_engine = f"stock PyDESeq2 {versions.get('pydeseq2')} (per-gene optimisers)"
+    de_engine = engines.get("deseq2", cfg.de.engine).describe()
     sf = "median-of-ratios" if cfg.de.size_factors == "ratio" else "DESeq2 'poscounts'"
     tests = "; ".join(f"{c.name}: {c.hypothesis}" for c in cfg.contrasts)
-    if cfg.gene_sets.engine == "bmsc-dge":
-        gsea_engine = f"bmsc-dge {versions.get('bmsc-dge')}'s pre-ranked GSEA (gseapy's weighted statistic)"
-    else:
-        gsea_engine = f"gseapy {versions.get('gseapy')} prerank"
+    gsea_engine = engines.get("gsea", cfg.gene_sets.engine).describe()
     return (
         f"Counts were checked and filtered with {filt}. Differential expression used {de_engine}, with "
         f"{sf} size factors, design {cfg.design}, Wald tests (or likelihood-ratio tests where configured; "
@@ -176,7 +167,7 @@ def write_report(
         autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined
     )
     template = env.from_string(
-        (files("bmsc_dge") / "templates" / "report.html.j2").read_text(encoding="utf-8")
+        (files("bmsc_dge.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     )
     mapping = manifest.get("id_mapping", {})
     html = template.render(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.results import ContrastResult
+from bmsc_dge.tl import ContrastResult
 
 
 def slug(text: str) -> str:

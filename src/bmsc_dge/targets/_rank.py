@@ -25,7 +25,7 @@ above a significant one. Within a group ties are broken by the absolute Wald sta
 ``context_sets`` lists the Hallmark / GO / user sets (enriched at the GSEA FDR threshold) whose
 leading edge holds it, so strong changes outside the curated library stay visible.
 
-**Stability.** With leave-one-out refits (:mod:`bmsc_dge.stability`) the ``stability_*`` columns
+**Stability.** With leave-one-out refits (:mod:`bmsc_dge.targets._stability`) the ``stability_*`` columns
 say how often a call survives dropping one sample, and ``stability_flag`` marks targets that rest
 on one sample. The ``evidence`` column spells out each component in words.
 """
@@ -86,7 +86,7 @@ def rank_targets(
     Parameters
     ----------
     de
-        DE table (:data:`bmsc_dge.de.DE_COLUMNS`).
+        DE table (:data:`bmsc_dge.deseq2._fit.DE_COLUMNS`).
     curated_gsea
         GSEA table of the curated collection for the same contrast.
     curated_sets
@@ -98,7 +98,7 @@ def rank_targets(
     weights
         Component weights.
     stability
-        Per-gene leave-one-out summary (:data:`bmsc_dge.stability.GENE_COLUMNS`), or ``None``.
+        Per-gene leave-one-out summary (:data:`bmsc_dge.targets._stability.GENE_COLUMNS`), or ``None``.
     context_gsea
         GSEA rows of the non-curated collections (Hallmark, GO, user GMTs), for the context of
         novel candidates.

@@ -29,9 +29,9 @@ from matplotlib.figure import Figure
 from bmsc_dge import pl
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.errors import FigureError
-from bmsc_dge.qc import QCResult, heatmap_matrix
-from bmsc_dge.results import ContrastResult
-from bmsc_dge.rundir import RunDir
+from bmsc_dge.pp import QCResult, heatmap_matrix
+from bmsc_dge.runs import RunDir
+from bmsc_dge.tl import ContrastResult
 
 logger = logging.getLogger(__name__)
 

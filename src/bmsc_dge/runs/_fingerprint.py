@@ -8,7 +8,7 @@ from pathlib import Path
 from bmsc_dge import __version__
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.genesets import library_version
-from bmsc_dge.provenance import sha256
+from bmsc_dge.runs._provenance import sha256
 
 
 def input_fingerprint(cfg: StudyConfig, config_path: str | Path) -> str:

@@ -1,4 +1,4 @@
-"""Files <-> AnnData. Reading only; checks live in :mod:`bmsc_dge.validation`.
+"""Files <-> AnnData. Reading only; checks live in :mod:`bmsc_dge.io._validate`.
 
 Accepted count matrices
 -----------------------

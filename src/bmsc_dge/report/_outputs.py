@@ -12,7 +12,7 @@ Files (under the run folder)::
     (every table also as .parquet beside the .tsv)
     <study name>.xlsx                      all tables above, a sheet each
     matrices/filtered_normalized.h5ad      filtered counts + normalised + VST layers
-    figures/...                            PNG + SVG (see bmsc_dge.figures)
+    figures/...                            PNG + SVG (see bmsc_dge.report._figures)
     report.html                            self-contained report
     summary.md                             short human-readable summary
     manifest.json                          inputs + checksums, resolved config, versions, timings
@@ -28,16 +28,16 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from bmsc_dge import engines
+from bmsc_dge._atomic import write_json, write_text, write_tsv
 from bmsc_dge.config import StudyConfig, config_to_dict
-from bmsc_dge.export import write_h5ad, write_json, write_parquet, write_text, write_tsv, write_workbook
-from bmsc_dge.figures import PendingFigures
 from bmsc_dge.genesets import library_version
-from bmsc_dge.progress import stage
-from bmsc_dge.provenance import input_checksums, package_versions
-from bmsc_dge.qc import QCResult
-from bmsc_dge.report import write_report
-from bmsc_dge.results import ContrastResult, no_signal_note
-from bmsc_dge.rundir import RunDir
+from bmsc_dge.pp import QCResult
+from bmsc_dge.report._export import write_h5ad, write_parquet, write_workbook
+from bmsc_dge.report._figures import PendingFigures
+from bmsc_dge.report._html import write_report
+from bmsc_dge.runs import RunDir, input_checksums, package_versions, stage
+from bmsc_dge.tl import ContrastResult, no_signal_note
 
 
 def summary_markdown(
@@ -252,6 +252,10 @@ def write_run_outputs(
         "config": config_to_dict(cfg),
         "seeds": {"gsea_permutations": cfg.seed},
         "versions": package_versions(),
+        "engines": {
+            "deseq2": engines.get("deseq2", cfg.de.engine).record(),
+            "gsea": engines.get("gsea", cfg.gene_sets.engine).record(),
+        },
         "gene_sets": {"curated_library": library_version(), "collections": cfg.gene_sets.collections},
         "id_mapping": mapping,
         "timings_seconds": timings,

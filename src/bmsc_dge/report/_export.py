@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,44 +11,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def _atomic_write(path: Path, write: Any, mode: str = "w") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_tsv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as tab-separated text (no index, NaN as empty), atomically."""
-    return _atomic_write(Path(path), lambda tmp: df.to_csv(tmp, sep="\t", index=False, na_rep=""))
-
-
-def write_json(data: Any, path: str | Path) -> Path:
-    """Write JSON (indented, sorted keys), atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
-    return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def write_text(text: str, path: str | Path) -> Path:
-    """Write text, atomically."""
-    return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+from bmsc_dge._atomic import atomic_write as _atomic_write
 
 
 def sheet_name(name: str, used: set[str]) -> str:

@@ -21,7 +21,7 @@ import logging
 import numpy as np
 from scipy.stats import norm
 
-from bmsc_dge.dispersion import crossprod
+from bmsc_dge.deseq2._blocks import crossprod
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ formula, and R instead **simulates** the expected distribution:
    on a 1,000-point grid; the prior variance is its argmin, floored at 0.25.
 
 Step 2 does not depend on the data, so its histograms are computed once per degree of freedom
-(from :class:`bmsc_dge.rrandom.RRandom`, R's own draws) and cached. Step 3 follows R's loess:
+(from :class:`bmsc_dge.deseq2._rrandom.RRandom`, R's own draws) and cached. Step 3 follows R's loess:
 local quadratic fits with tricube weights over the ``floor(0.2 n)`` nearest points, evaluated at
 the vertices of R's k-d tree (cells of at most ``floor(n * span * cell)`` = 8 points) with their
 slopes, and cubic Hermite interpolation between vertices.
@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import polygamma
 
-from bmsc_dge.rrandom import RRandom
+from bmsc_dge.deseq2._rrandom import RRandom
 
 PRIOR_VAR_FLOOR = 0.25
 _BREAKS = np.arange(-20, 21) / 2.0  # R: -20:20/2

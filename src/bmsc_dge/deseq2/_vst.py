@@ -7,7 +7,7 @@ R's closed form for the parametric trend ``a0 + a1 / mu``::
     vst(q) = log2((1 + a1 + 2 a0 q + 2 sqrt(a0 q (1 + a1 + a0 q))) / (4 a0))
 
 to the normalised counts ``q``. Dispersions and the trend use the R-faithful estimators of
-:mod:`bmsc_dge.de` (PyDESeq2's own ``vst`` would use its own trend fit).
+:mod:`bmsc_dge.deseq2._fit` (PyDESeq2's own ``vst`` would use its own trend fit).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.de import RDeseqDataSet, RInference
+from bmsc_dge.deseq2._fit import RDeseqDataSet, RInference
 
 
 def vst_parametric(normed: np.ndarray, a0: float, a1: float) -> np.ndarray:

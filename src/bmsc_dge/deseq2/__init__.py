@@ -1,0 +1,47 @@
+"""The DESeq2 engine: R DESeq2 1.38's statistics on PyDESeq2's data structures, all genes at once.
+
+It knows nothing of studies, gene sets or reports: counts, a design frame and settings in, a
+fitted model and tidy tables out.
+
+``fit_deseq2``        size factors, dispersions (gene-wise, trend, prior, MAP), GLM fit, Cook's
+``contrast_table``    Wald / thresholded Wald / LRT, independent filtering, LFC shrinkage -> table
+``vst``               the blind variance-stabilising transformation
+``DE_COLUMNS``        the DE table's columns
+
+Private modules follow R's own functions: ``_dispersion`` (``fitDisp``), ``_trend``
+(``parametricDispersionFit``), ``_prior`` (``estimateDispersionsPriorVar``, with ``_rrandom``, R's
+random numbers), ``_irls`` (``fitBeta``, ``fitNbinomGLMsOptim``), ``_glm`` (Wald tests, shrinkage),
+``_multitest`` (``pvalueAdjustment``), ``_inference`` / ``_dataset`` (PyDESeq2's interfaces).
+"""
+
+from bmsc_dge.deseq2._fit import (
+    DE_COLUMNS,
+    DEFit,
+    contrast_table,
+    fit_deseq2,
+    fit_references,
+    lrt_statistics,
+    normalized_counts,
+    reorder_reference,
+    resolve_coefficient,
+    size_factor_type,
+    size_factors,
+    with_references,
+)
+from bmsc_dge.deseq2._vst import vst
+
+__all__ = [
+    "DE_COLUMNS",
+    "DEFit",
+    "contrast_table",
+    "fit_deseq2",
+    "fit_references",
+    "lrt_statistics",
+    "normalized_counts",
+    "reorder_reference",
+    "resolve_coefficient",
+    "size_factor_type",
+    "size_factors",
+    "vst",
+    "with_references",
+]
