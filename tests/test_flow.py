@@ -53,7 +53,10 @@ def test_small_study_outputs_and_reruns(small_runs):
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["inputs"]["counts"]["sha256"] and manifest["seeds"]["gsea_permutations"] == 3
     assert manifest["versions"]["pydeseq2"] == "0.5.4"
-    assert manifest["engines"]["deseq2"]["name"] == "bmsc-dge" and manifest["engines"]["gsea"]["name"] == "bmsc-dge"
+    assert (
+        manifest["engines"]["deseq2"]["name"] == "bmsc-dge"
+        and manifest["engines"]["gsea"]["name"] == "bmsc-dge"
+    )
     assert manifest["engines"]["deseq2"]["reference"].endswith("10.1186/s13059-014-0550-8")
     assert second != first and first.is_dir()
     assert (second.parent.parent / "latest").resolve() == second.resolve()
