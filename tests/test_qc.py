@@ -80,4 +80,6 @@ def test_run_qc_on_counts(caplog):
 def test_pca_with_few_samples(n):
     v, obs = _vst(n_samples=n)
     scores, ratio = pca_scores(v, obs)
-    assert len(scores) == n and len(ratio) >= 1
+    # n samples span at most n - 1 principal components; their variance shares sum to at most 1
+    assert len(scores) == n and 1 <= len(ratio) <= n - 1
+    assert np.all(np.diff(ratio) <= 1e-12) and 0 < float(np.sum(ratio)) <= 1 + 1e-9

@@ -69,9 +69,17 @@ def test_discordant_direction_is_reported_and_not_rewarded():
 
 
 def test_weights_change_the_order():
+    """Within the significant genes the weights decide: a strong gene outside any curated set leads
+    by DE weight and falls behind a weaker curated gene when only the prior counts."""
+    de = _de()
+    de.loc[0, ["symbol", "log2FoldChange", "log2FoldChange_shrunk", "stat"]] = ["STRONG", -3.0, -3.0, -15.0]
+    by_default = rank_targets(de, GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights())
+    assert list(by_default["symbol"].iloc[:2]) == ["STRONG", "GPX4"]
     only_prior = TargetWeights(de=0.0, leading_edge=0.0, prior=1.0)
-    t = rank_targets(_de(), GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=only_prior)
-    assert set(t["symbol"].iloc[:2]) == {"FOXQ1", "GPX4"}
+    by_prior = rank_targets(de, GSEA, SETS, alpha=0.05, gsea_fdr=0.05, weights=only_prior)
+    assert list(by_prior["symbol"].iloc[:2]) == ["GPX4", "STRONG"]
+    # significance first whatever the weights: the non-significant genes stay below
+    assert set(by_prior["symbol"].iloc[2:]) == {"NULL1", "LOW"}
 
 
 def test_significance_first_prior_never_lifts_a_non_significant_gene():

@@ -1,19 +1,21 @@
 """bmsc-dge: differential expression, GSEA and target ranking for T2DM vs control BMSCs.
 
-The library is organised in small modules of one responsibility each:
+The library is organised by role; each sub-package's ``__init__`` is its public API and private
+``_module.py`` files hold the code. Lower layers never import higher ones (the engine knows
+nothing of studies or reports).
 
-``config``      YAML -> validated, typed study configuration
-``io``          count matrices and sample sheets -> AnnData (no statistics)
-``ids``         gene identifier detection and mapping to HGNC / MGI symbols
-``validation``  input and design checks that fail with a clear message
-``filtering``   low-count gene filtering (edgeR ``filterByExpr`` semantics)
-``qc``          per-sample QC metrics (scanpy)
-``de``          PyDESeq2 fits and contrasts -> tidy DE tables
-``gsea``        gseapy prerank on the Wald statistic -> tidy GSEA tables
-``targets``     target ranking with an evidence column
-``export``      TSV / XLSX writers
-``rundir``      atomic, never-overwriting run folders
+``io``          reading and checking inputs -> a validated study (AnnData + design frame)
+``pp``          low-count filters and per-sample QC (scanpy)
+``deseq2``      the DESeq2 engine, R DESeq2 1.38's statistics for all genes at once
+``enrichment``  pre-ranked GSEA on the Wald statistic
 ``genesets``    the curated, versioned gene-set library and broad collections
+``targets``     target ranking with evidence, and leave-one-sample-out stability
+``tl``          one contrast from fit to targets: the code path shared by CLI, flows and Dask
+``report``      tables, figures, summary, HTML report and Prefect artifacts of a run
+``pl``          plotting functions (matplotlib figures)
+``runs``        run folders, provenance, fingerprints, changes, progress, the local server
+``engines``     registered DESeq2 / GSEA engines with name, version and reference
+``config``      YAML -> validated, typed study configuration; ``errors``: domain errors
 ``simulate``    seeded negative-binomial study simulator (bundled example, tests)
 """
 

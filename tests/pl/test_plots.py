@@ -38,12 +38,24 @@ def test_volcano_labels_requested_genes(tmp_path):
 
 
 def test_ma_and_heatmap_and_targets(tmp_path):
-    assert isinstance(pl.ma_plot(_de(), alpha=0.05, label=["FOXQ1"]), Figure)
+    de = _de()
+    ma = pl.ma_plot(de, alpha=0.05, label=["FOXQ1"])
+    assert _texts(ma) == {"FOXQ1"}
+    points = ma.axes[0].collections[0].get_offsets()
+    assert len(points) == len(de)  # every gene with a positive mean is drawn
+    # y is the shrunken log2 fold change, x the log10 mean, in the table's order
+    np.testing.assert_allclose(points[:, 1], de["log2FoldChange_shrunk"])
+    np.testing.assert_allclose(points[:, 0], np.log10(de["baseMean"]))
     z = pd.DataFrame(
         np.random.default_rng(1).normal(size=(5, 6)), index=list("ABCDE"), columns=[f"S{i}" for i in range(6)]
     )
     groups = pd.Series(["a", "a", "a", "b", "b", "b"], index=z.columns)
-    assert isinstance(pl.top_gene_heatmap(z, groups), Figure)
+    heat = pl.top_gene_heatmap(z, groups)
+    image = heat.axes[0].images[0]
+    np.testing.assert_allclose(np.asarray(image.get_array()), z.to_numpy())
+    vmin, vmax = image.get_clim()
+    assert vmin == -vmax == -float(np.abs(z.to_numpy()).max())  # symmetric colour scale
+    assert [t.get_text() for t in heat.axes[0].get_yticklabels()] == list("ABCDE")
     targets = pd.DataFrame(
         {
             "symbol": ["FOXQ1", "LEP"],
@@ -63,7 +75,10 @@ def test_ma_and_heatmap_and_targets(tmp_path):
 def test_gsea_plots():
     ranking = pd.Series(np.linspace(5, -5, 200), index=[f"G{i}" for i in range(200)])
     curve = {"res": list(np.sin(np.linspace(0, 3, 200))), "hits": [1, 5, 9]}
-    assert isinstance(pl.running_score(curve, ranking, term="SET", nes=2.0, fdr=0.0), Figure)
+    fig = pl.running_score(curve, ranking, term="SET", nes=2.0, fdr=0.0)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve["res"])  # the running score
+    hits = fig.axes[1].collections[0].get_segments()
+    assert [float(seg[0][0]) for seg in hits] == [1.0, 5.0, 9.0]  # one mark per hit position
     g = pd.DataFrame(
         {
             "term": ["A", "B", "A", "B"],
@@ -90,7 +105,8 @@ def test_qc_plots():
     fig = pl.pca_plot(scores, ratio, color="condition", marker="batch")
     assert "60.0%" in fig.axes[0].get_xlabel()
     corr = pd.DataFrame(np.eye(3), index=list("abc"), columns=list("abc"))
-    assert isinstance(pl.correlation_heatmap(corr), Figure)
+    heat = pl.correlation_heatmap(corr)
+    np.testing.assert_allclose(np.asarray(heat.axes[0].images[0].get_array()), corr.to_numpy())
     qc = pd.DataFrame(
         {
             "sample": list("abc"),
@@ -99,7 +115,9 @@ def test_qc_plots():
             "condition": ["x", "y", "y"],
         }
     )
-    assert isinstance(pl.library_sizes(qc, color="condition"), Figure)
+    bars = pl.library_sizes(qc, color="condition").axes[0].patches
+    assert [b.get_height() for b in bars] == [10.0, 20.0, 30.0]  # millions of reads
+    assert bars[1].get_facecolor() == bars[2].get_facecolor() != bars[0].get_facecolor()  # by condition
 
 
 def test_running_scores_reuses_one_figure_and_matches_single_drawings(tmp_path):

@@ -14,19 +14,16 @@ random numbers), ``_irls`` (``fitBeta``, ``fitNbinomGLMsOptim``), ``_glm`` (Wald
 ``_multitest`` (``pvalueAdjustment``), ``_inference`` / ``_dataset`` (PyDESeq2's interfaces).
 """
 
+from bmsc_dge.deseq2._design import fit_references, reorder_reference, resolve_coefficient, with_references
 from bmsc_dge.deseq2._fit import (
     DE_COLUMNS,
     DEFit,
     contrast_table,
     fit_deseq2,
-    fit_references,
     lrt_statistics,
     normalized_counts,
-    reorder_reference,
-    resolve_coefficient,
     size_factor_type,
     size_factors,
-    with_references,
 )
 from bmsc_dge.deseq2._vst import vst
 

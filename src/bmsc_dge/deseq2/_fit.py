@@ -33,9 +33,8 @@ Engines
 from __future__ import annotations
 
 import logging
-import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import anndata as ad
@@ -51,6 +50,7 @@ from bmsc_dge import engines
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.deseq2._blocks import R_RIDGE
 from bmsc_dge.deseq2._dataset import RDeseqDataSet
+from bmsc_dge.deseq2._design import resolve_coefficient, with_references
 from bmsc_dge.deseq2._glm import threshold_test
 from bmsc_dge.deseq2._inference import RInference
 from bmsc_dge.deseq2._irls import nb_deviance
@@ -80,33 +80,6 @@ class DEFit:
     references: dict[str, str]
     meta: pd.DataFrame
     dds: DeseqDataSet
-
-
-def reorder_reference(frame: pd.DataFrame, variable: str, reference: str) -> pd.DataFrame:
-    """Copy of ``frame`` with ``variable`` categorical and ``reference`` as its first level."""
-    return with_references(frame, {variable: reference})
-
-
-def with_references(frame: pd.DataFrame, references: Mapping[str, str]) -> pd.DataFrame:
-    """Categorical copy of ``frame``: given references first, other levels sorted."""
-    out = frame.copy()
-    for col in out.columns:
-        if col in references or out[col].dtype == object or isinstance(out[col].dtype, pd.CategoricalDtype):
-            values = out[col].astype(str)
-            ref = references.get(col)
-            levels = sorted(values.unique())
-            if ref is not None:
-                levels = [ref, *[lv for lv in levels if lv != ref]]
-            out[col] = pd.Categorical(values, categories=levels)
-    return out
-
-
-def fit_references(contrast: Contrast, base: Mapping[str, str]) -> dict[str, str]:
-    """Reference levels a contrast needs: the study's, overridden by the contrast's own."""
-    refs = dict(base)
-    if contrast.variable is not None and contrast.reference is not None:
-        refs[contrast.variable] = contrast.reference
-    return refs
 
 
 def size_factor_type(counts: np.ndarray, requested: str) -> str:
@@ -140,7 +113,7 @@ def fit_deseq2(
     adata
         Samples x genes with raw counts in ``layers["counts"]`` and ``var["symbol"]``.
     frame
-        Design variables per sample (from :func:`bmsc_dge.io._validate.prepare_design_frame`).
+        Design variables per sample (from :func:`bmsc_dge.io.prepare_design_frame`).
     design
         Formula, e.g. ``"~ batch + sex + condition"``.
     references
@@ -185,30 +158,6 @@ def fit_deseq2(
             ) from exc
     logger.info("DESeq2 fit (references %s): %d genes x %d samples", dict(references), dds.n_vars, dds.n_obs)
     return DEFit(references=dict(references), meta=meta, dds=dds)
-
-
-def _normalise_coefficient(name: str) -> str:
-    """Compare formulaic (``sex[T.M]:condition[T.T2DM]``) and R (``sexM.conditionT2DM``) names."""
-    return re.sub(r"[\[\]:._ ]|T\.", "", name).lower()
-
-
-def resolve_coefficient(columns: Sequence[str], coefficient: str) -> str:
-    """Find a design-matrix column by formulaic or R-style name.
-
-    Raises
-    ------
-    DesignError
-        When no column matches, listing the available ones.
-    """
-    if coefficient in columns:
-        return coefficient
-    hits = [c for c in columns if _normalise_coefficient(c) == _normalise_coefficient(coefficient)]
-    if len(hits) == 1:
-        return hits[0]
-    raise DesignError(
-        f"coefficient '{coefficient}' is not in the design",
-        hint=f"available coefficients: {', '.join(columns)}",
-    )
 
 
 def _contrast_vector(fit: DEFit, contrast: Contrast) -> tuple[np.ndarray, str | None]:

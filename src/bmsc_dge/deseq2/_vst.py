@@ -18,7 +18,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.deseq2._fit import RDeseqDataSet, RInference
+from bmsc_dge.deseq2._dataset import RDeseqDataSet
+from bmsc_dge.deseq2._inference import RInference
 
 
 def vst_parametric(normed: np.ndarray, a0: float, a1: float) -> np.ndarray:

@@ -9,6 +9,7 @@ subclass naming the file, the row or column, and what to do.
 ``apply_prefilter``                  the study's low-count gene filter (:mod:`bmsc_dge.pp`)
 """
 
+from bmsc_dge.io._design import check_full_rank, prepare_design_frame
 from bmsc_dge.io._ids import (
     MappingReport,
     collapse_by_symbol,
@@ -27,7 +28,7 @@ from bmsc_dge.io._study import (
     load_study,
     take_over,
 )
-from bmsc_dge.io._validate import check_full_rank, match_samples, parse_counts, prepare_design_frame
+from bmsc_dge.io._validate import match_samples, parse_counts
 
 __all__ = [
     "MappingReport",

@@ -26,6 +26,7 @@ from bmsc_dge.errors import DesignError, GeneSetError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.io import _read as io
 from bmsc_dge.io import _validate as validation
+from bmsc_dge.io._design import check_full_rank, prepare_design_frame
 from bmsc_dge.io._ids import MappingReport, map_to_symbols
 from bmsc_dge.pp import low_count_mask
 
@@ -114,11 +115,11 @@ def load_study(cfg: StudyConfig) -> Study:
     sheet = io.read_samples(cfg.samples)
     sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, cfg.samples)
     variables = cfg.design_variables
-    frame = validation.prepare_design_frame(
+    frame = prepare_design_frame(
         sheet, variables, cfg.contrasts, cfg.design, cfg.samples, cfg.reference_levels
     )
     dm = design_matrix_for(frame[variables], cfg.design, cfg)
-    validation.check_full_rank(dm, frame, variables, cfg.samples)
+    check_full_rank(dm, frame, variables, cfg.samples)
     check_contrasts(dm, frame[variables], cfg)
     mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(cfg.counts))
     obs = io.coerce_obs_types(sheet)

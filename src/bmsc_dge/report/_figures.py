@@ -120,22 +120,7 @@ def _draw_share(
             )
         cur = r.gsea[r.gsea["collection"] == "curated"]
         if r.ranking is not None:
-            # one reused figure per share (pl.running_scores); each set still counts as one figure
-            index = {}
-            for t, e, f in zip(cur["term"].astype(str), cur["nes"], cur["fdr"], strict=True):
-                if r.curves.get(t):
-                    i = mine()
-                    if i is not None:
-                        index[t] = (i, float(e), float(f))
-            stats = {t: (e, f) for t, (_, e, f) in index.items()}
-            for term, fig in pl.running_scores(r.curves, stats, r.ranking):
-                out.append(
-                    (
-                        index[term][0],
-                        f"gsea/{n}/{term}",
-                        _save(run, fig, "figures", "gsea", n, f"{term}.running"),
-                    )
-                )
+            out.extend(_running_score_figures(run, r, cur, r.ranking, mine))
         dots.append(cur.assign(contrast=n)[["term", "contrast", "nes", "fdr"]])
         emit(
             f"targets/{n}",
@@ -153,6 +138,28 @@ def _draw_share(
             "curated_dotplot",
         )
     return out
+
+
+def _running_score_figures(
+    run: RunDir, r: ContrastResult, cur: pd.DataFrame, ranking: pd.Series, mine: Callable[[], int | None]
+) -> list[tuple[int, str, str]]:
+    """Running-score figures of the curated sets this share draws (``mine()`` numbers each set).
+
+    One figure is reused for all of them (:func:`bmsc_dge.pl.running_scores`); each set still
+    counts as one figure.
+    """
+    n = r.contrast.name
+    index = {}
+    for t, e, f in zip(cur["term"].astype(str), cur["nes"], cur["fdr"], strict=True):
+        if r.curves.get(t):
+            i = mine()
+            if i is not None:
+                index[t] = (i, float(e), float(f))
+    stats = {t: (e, f) for t, (_, e, f) in index.items()}
+    return [
+        (index[term][0], f"gsea/{n}/{term}", _save(run, fig, "figures", "gsea", n, f"{term}.running"))
+        for term, fig in pl.running_scores(r.curves, stats, ranking)
+    ]
 
 
 class PendingFigures:

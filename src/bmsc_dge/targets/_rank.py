@@ -117,63 +117,45 @@ def rank_targets(
     significant = np.isfinite(padj) & (padj < alpha)
     out["direction"] = np.where(lfc.fillna(0) > 0, "up", np.where(lfc.fillna(0) < 0, "down", "none"))
 
-    sig_sets = curated_gsea.loc[curated_gsea["fdr"] < gsea_fdr] if len(curated_gsea) else curated_gsea
-    le_map: dict[str, list[str]] = {}
-    for term, nes, fdr, edge in zip(
-        sig_sets["term"].astype(str),
-        sig_sets["nes"].to_numpy(dtype=float),
-        sig_sets["fdr"].to_numpy(dtype=float),
-        sig_sets["leading_edge"].astype(str),
-        strict=True,
-    ):
-        for g in edge.split(";"):
-            if g:
-                le_map.setdefault(g, []).append(f"{term} (NES {nes:+.2f}, FDR {_fmt_p(fdr)})")
+    le_map = _leading_edges(curated_gsea, gsea_fdr)
     member: dict[str, list[GeneSet]] = {}
     for s in curated_sets:
         for g in s.genes:
             member.setdefault(g, []).append(s)
 
     sym = out["symbol"].astype(str).to_numpy()
+    lfc_values = lfc.to_numpy(dtype=float)
     le_score = np.zeros(len(out))
     prior = np.zeros(len(out))
     le_txt, cur_txt, evidence = [], [], []
     for i, g in enumerate(sym):
-        les = le_map.get(g, [])
+        les, sets = le_map.get(g, []), member.get(g, [])
+        direction = str(out["direction"].iat[i])
         le_score[i] = min(1.0, len(les) / 2.0)
-        sets = member.get(g, [])
-        # Evidence was curated on human symbols; look up case-insensitively for mouse/rat sets.
         lit = any(s.verified_citations(g) for s in sets)
-        concordant = [s for s in sets if significant[i] and s.expected_for(g) == out["direction"].iat[i]]
+        concordant = [s for s in sets if significant[i] and s.expected_for(g) == direction]
         discordant = [
             s
             for s in sets
-            if significant[i]
-            and s.expected_for(g) in ("up", "down")
-            and s.expected_for(g) != out["direction"].iat[i]
+            if significant[i] and s.expected_for(g) in ("up", "down") and s.expected_for(g) != direction
         ]
         prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + (0.25 if concordant else 0.0)
         le_txt.append(";".join(x.split(" (")[0] for x in les))
         cur_txt.append(";".join(s.id for s in sets))
-        parts = []
-        if significant[i]:
-            parts.append(f"DE {out['direction'].iat[i]}: log2FC {lfc.iat[i]:+.2f}, padj {_fmt_p(padj[i])}")
-        elif np.isfinite(padj[i]):
-            parts.append(f"not significant (padj {_fmt_p(padj[i])})")
-        else:
-            parts.append("no padj (filtered: low mean count, Cook's outlier or all zero)")
-        if les:
-            parts.append("leading edge of " + ", ".join(les))
-        if sets:
-            txt = "curated in " + ", ".join(s.id for s in sets)
-            if concordant:
-                txt += f"; change matches expected T2DM direction ({concordant[0].expected_for(g)})"
-            elif discordant:
-                txt += f"; change opposes expected T2DM direction ({discordant[0].expected_for(g)})"
-            if lit:
-                txt += "; literature-supported"
-            parts.append(txt)
-        evidence.append(" | ".join(parts))
+        evidence.append(
+            _evidence_text(
+                g,
+                direction,
+                lfc_values[i],
+                float(padj[i]),
+                bool(significant[i]),
+                les,
+                sets,
+                concordant,
+                discordant,
+                lit,
+            )
+        )
     out["leading_edge_score"] = le_score
     out["prior_score"] = prior
     w = np.array([weights.de, weights.leading_edge, weights.prior], dtype=float)
@@ -203,6 +185,57 @@ def rank_targets(
     out["rank"] = np.arange(1, len(out) + 1)
     out["score"] = out["score"].round(6)
     return out[TARGET_COLUMNS].reset_index(drop=True)
+
+
+def _leading_edges(curated_gsea: pd.DataFrame, gsea_fdr: float) -> dict[str, list[str]]:
+    """Gene -> "TERM (NES .., FDR ..)" of every enriched curated set whose leading edge holds it."""
+    sig_sets = curated_gsea.loc[curated_gsea["fdr"] < gsea_fdr] if len(curated_gsea) else curated_gsea
+    le_map: dict[str, list[str]] = {}
+    for term, nes, fdr, edge in zip(
+        sig_sets["term"].astype(str),
+        sig_sets["nes"].to_numpy(dtype=float),
+        sig_sets["fdr"].to_numpy(dtype=float),
+        sig_sets["leading_edge"].astype(str),
+        strict=True,
+    ):
+        for g in edge.split(";"):
+            if g:
+                le_map.setdefault(g, []).append(f"{term} (NES {nes:+.2f}, FDR {_fmt_p(fdr)})")
+    return le_map
+
+
+def _evidence_text(
+    gene: str,
+    direction: str,
+    lfc: float,
+    padj: float,
+    significant: bool,
+    leading_edges: list[str],
+    sets: list[GeneSet],
+    concordant: list[GeneSet],
+    discordant: list[GeneSet],
+    literature: bool,
+) -> str:
+    """The ``evidence`` column of one gene: DE call, leading edges, curated sets, direction, literature."""
+    parts = []
+    if significant:
+        parts.append(f"DE {direction}: log2FC {lfc:+.2f}, padj {_fmt_p(padj)}")
+    elif np.isfinite(padj):
+        parts.append(f"not significant (padj {_fmt_p(padj)})")
+    else:
+        parts.append("no padj (filtered: low mean count, Cook's outlier or all zero)")
+    if leading_edges:
+        parts.append("leading edge of " + ", ".join(leading_edges))
+    if sets:
+        txt = "curated in " + ", ".join(s.id for s in sets)
+        if concordant:
+            txt += f"; change matches expected T2DM direction ({concordant[0].expected_for(gene)})"
+        elif discordant:
+            txt += f"; change opposes expected T2DM direction ({discordant[0].expected_for(gene)})"
+        if literature:
+            txt += "; literature-supported"
+        parts.append(txt)
+    return " | ".join(parts)
 
 
 def _context(symbols: np.ndarray, context_gsea: pd.DataFrame | None, gsea_fdr: float) -> list[str]:

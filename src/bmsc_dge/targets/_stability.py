@@ -191,14 +191,28 @@ def leave_one_out(
         for col in GENE_COLUMNS[1:]:
             empty[col] = np.nan if col != "stability_flag" else ""
         return StabilityResult(empty, pd.DataFrame(columns=SET_COLUMNS), left_out, skipped)
-    c = np.vstack(calls)
-    r = np.vstack(ranks)
-    lf = np.vstack(lfcs)
+    out, flags = _gene_summary(
+        np.vstack(calls), np.vstack(ranks), np.vstack(lfcs), genes, sig_full, lfc_full, left_out
+    )
+    sets = _set_summary(nes_rows, enriched_rows)
+    logger.info(
+        "stability: %d leave-one-out refits (%s skipped); %d significant genes rest on one sample",
+        len(left_out),
+        ", ".join(skipped) or "none",
+        sum(f.startswith("rests") for f in flags),
+    )
+    return StabilityResult(out, sets, left_out, skipped)
+
+
+def _driver_flags(
+    c: np.ndarray, lf: np.ndarray, sig_full: np.ndarray, lfc_full: np.ndarray, left_out: list[str]
+) -> tuple[list[str], np.ndarray]:
+    """``stability_flag`` per gene and the index of the sample whose removal moves its LFC most."""
     with np.errstate(invalid="ignore"):
         moved = np.abs(lf - lfc_full[None, :])
     driver_idx = np.argmax(np.where(np.isfinite(moved), moved, -1.0), axis=0)
     flags = []
-    for g in range(len(genes)):
+    for g in range(lf.shape[1]):
         if not sig_full[g]:
             flags.append("")
             continue
@@ -212,6 +226,20 @@ def leave_one_out(
         typical = float(np.median(others)) if others.size else 0.0
         dominant = d[k] >= DRIVER_RATIO * typical and d[k] >= DRIVER_MIN_SHARE * abs(lfc_full[g])
         flags.append(f"rests on one sample ({left_out[k]})" if lost[k] and dominant else "fragile")
+    return flags, driver_idx
+
+
+def _gene_summary(
+    c: np.ndarray,
+    r: np.ndarray,
+    lf: np.ndarray,
+    genes: pd.Index,
+    sig_full: np.ndarray,
+    lfc_full: np.ndarray,
+    left_out: list[str],
+) -> tuple[pd.DataFrame, list[str]]:
+    """Per-gene stability columns from the refits' calls ``c``, p-value ranks ``r`` and LFCs ``lf``."""
+    flags, driver_idx = _driver_flags(c, lf, sig_full, lfc_full, left_out)
     with np.errstate(invalid="ignore"), pd.option_context("mode.chained_assignment", None):
         out = pd.DataFrame(
             {
@@ -227,6 +255,11 @@ def leave_one_out(
         )
     for col in ("stability_rank_min", "stability_rank_max"):
         out[col] = out[col].replace([np.inf, -np.inf], np.nan)
+    return out, flags
+
+
+def _set_summary(nes_rows: list[pd.Series], enriched_rows: list[pd.Series]) -> pd.DataFrame:
+    """Per-set NES range and share of refits with the set enriched."""
     sets = pd.DataFrame(columns=SET_COLUMNS)
     # a refit where no curated set reaches min_size returns an empty (object-typed) table
     nes = pd.concat(nes_rows, axis=1).astype(float) if nes_rows else pd.DataFrame()
@@ -240,10 +273,4 @@ def leave_one_out(
                 "stability_enriched": enr.mean(axis=1).round(4).to_numpy(),
             }
         )
-    logger.info(
-        "stability: %d leave-one-out refits (%s skipped); %d significant genes rest on one sample",
-        len(left_out),
-        ", ".join(skipped) or "none",
-        sum(f.startswith("rests") for f in flags),
-    )
-    return StabilityResult(out, sets, left_out, skipped)
+    return sets

@@ -1,0 +1,229 @@
+"""Command-line interface: ``bmsc-dge run``, ``bmsc-dge validate``, ``bmsc-dge genesets ...``.
+
+Errors in user input print one line (``error: <file>, row .., column ..: what -> what to do``)
+and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bmsc_dge.cli._terminal import StageDisplay, summary_lines
+from bmsc_dge.config import load_config
+from bmsc_dge.errors import BmscDgeError
+from bmsc_dge.runs import server_environment as server_environment  # used by `bmsc-dge server`
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="RNA-seq DE, GSEA and target ranking for T2DM vs control BMSCs.",
+)
+genesets_app = typer.Typer(no_args_is_help=True, help="Browse and export the gene-set library.")
+app.add_typer(genesets_app, name="genesets")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def prefect_environment() -> None:
+    """Defaults for an offline, project-local Prefect (only where the user set nothing)."""
+    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bmsc_dge")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+
+
+def _fail(exc: BmscDgeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=exc.exit_code)
+
+
+def _logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Prefect's loggers log at INFO and propagate here: the handler's level decides what is shown
+    # (Prefect's per-task state lines only with --verbose); the Prefect UI keeps every log line.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="Study config (YAML).")],
+) -> None:
+    """Check the config, counts, sample sheet and design without running anything."""
+    _logging(True)
+    from bmsc_dge.config import load_config
+    from bmsc_dge.io import check_gene_sets, load_study
+
+    try:
+        cfg = load_config(config)
+        study = load_study(cfg)
+        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"ok: {study.adata.n_vars} genes x {study.adata.n_obs} samples; {study.mapping.as_text()}")
+
+
+def _connect(temporary_server: bool) -> None:
+    """Point this process at the project's background server unless a server is configured.
+
+    Without ``PREFECT_API_URL`` (and unless ``--temporary-server`` or ``BMSC_DGE_LOCAL_SERVER=off``)
+    the folder's background server is started or reused and its UI address printed.
+    """
+    use_local = not temporary_server and os.environ.get("BMSC_DGE_LOCAL_SERVER", "on") != "off"
+    if not use_local or os.environ.get("PREFECT_API_URL"):
+        return
+    from bmsc_dge.runs import localserver
+
+    try:
+        state, started = localserver.ensure(Path(os.environ["PREFECT_HOME"]))
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    os.environ["PREFECT_API_URL"] = str(state["api"])
+    out.print(
+        f"Prefect UI: {state['ui']} ({'started' if started else 'running'} in the background for this "
+        "folder; stop it with: bmsc-dge server --stop)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Study config (YAML); see configs/example.yaml.")],
+    outdir: Annotated[
+        Path | None, typer.Option("--outdir", help="Results root (overrides `outdir`).")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (task states, server).")
+    ] = False,
+    temporary_server: Annotated[
+        bool,
+        typer.Option(
+            "--temporary-server",
+            help="Without PREFECT_API_URL, use a Prefect server for this run only (slower start) "
+            "instead of the project's background server.",
+        ),
+    ] = False,
+) -> None:
+    """Run the Prefect flow for CONFIG and print where the results are.
+
+    Without ``PREFECT_API_URL`` the run uses the project's background Prefect server (started on
+    first use, reused afterwards; ``bmsc-dge server --status`` / ``--stop``), so later runs skip
+    the server start-up. ``--temporary-server`` (or ``BMSC_DGE_LOCAL_SERVER=off``) keeps Prefect's
+    per-run temporary server.
+    """
+    import time
+
+    prefect_environment()
+    _logging(verbose)
+    from bmsc_dge.config import load_config
+    from bmsc_dge.io import check_gene_sets, load_study
+
+    try:  # pre-flight: bad input is reported in one line before Prefect starts
+        cfg = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
+        study = load_study(cfg)
+        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    from bmsc_dge.runs import listen
+
+    t0 = time.perf_counter()
+    _connect(temporary_server)
+    from flows.analysis import run_config
+
+    out.print(
+        f"bmsc-dge: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples, "
+        f"{len(cfg.contrasts)} contrast(s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    display = StageDisplay(out)
+    stop = listen(display)
+    try:
+        final = run_config(config.resolve(), outdir.resolve() if outdir else None, checked=(cfg, study))
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    finally:
+        stop()
+        display.stop()
+    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
+    for line in summary_lines(final / "summary.md"):
+        out.print(line, highlight=False, soft_wrap=True, markup=False)
+    # plain prints: paths stay whole on one line at any terminal width
+    print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
+    print(f"report: {final / 'report.html'}", flush=True)
+
+
+@app.command()
+def batch(
+    configs: Annotated[list[Path], typer.Argument(help="Study configs (YAML), one study each.")],
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", min=1, help="Studies analysed at the same time.")
+    ] = 4,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (task states, server).")
+    ] = False,
+    temporary_server: Annotated[
+        bool,
+        typer.Option("--temporary-server", help="As for `run`: a Prefect server for this batch only."),
+    ] = False,
+) -> None:
+    """Analyse many studies in one Prefect flow run (each study a sub-flow) and print their run folders.
+
+    Every config is checked first, so a bad input stops the batch before anything runs. The
+    server is chosen as for ``run`` (``PREFECT_API_URL``, else the project's background server).
+    """
+    import time
+
+    prefect_environment()
+    _logging(verbose)
+    from bmsc_dge.io import check_gene_sets, hand_over, load_study
+
+    names: list[str] = []
+    tokens: list[str | None] = []
+    for config in configs:
+        try:
+            cfg = load_config(config.resolve())
+            study = load_study(cfg)
+            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+        except BmscDgeError as exc:
+            raise _fail(exc) from None
+        names.append(cfg.name)
+        tokens.append(hand_over(study, cfg))
+    t0 = time.perf_counter()
+    _connect(temporary_server)
+    from flows.batch import run_studies
+
+    out.print(f"bmsc-dge batch: {len(configs)} studies, {max_concurrency} at a time", highlight=False)
+    try:
+        runs = run_studies(
+            [str(c.resolve()) for c in configs], max_concurrency=max_concurrency, checked_inputs=tokens
+        )
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
+    for name, folder in zip(names, runs, strict=True):
+        print(f"{name}: {folder}", flush=True)
+
+
+from bmsc_dge.cli import _genesets, _server  # noqa: E402, F401  (register their commands)
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m bmsc_dge``."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
