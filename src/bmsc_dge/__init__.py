@@ -17,13 +17,48 @@ nothing of studies or reports).
 ``engines``     registered DESeq2 / GSEA engines with name, version and reference
 ``config``      YAML -> validated, typed study configuration; ``errors``: domain errors
 ``simulate``    seeded negative-binomial study simulator (bundled example, tests)
+
+In a notebook (docs/api.md)::
+
+    import bmsc_dge as bd
+    pb = bd.pp.pseudobulk(adata, sample_key="donor", groups_key="cell_type")
+    de = bd.tl.deseq2(pb[pb.obs.cell_type == "MSC"].copy(), design="~ sex + condition",
+                      contrast=["condition", "T2DM", "control"])
+    gs = bd.tl.gsea(de, collections=["curated"])
+    tg = bd.tl.rank_targets(de, gs)
+    bd.pl.volcano(de); bd.pl.gsea_dotplot(gs)
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("bmsc-dge")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+#: sub-packages imported on first use (``import bmsc_dge as bd; bd.tl.deseq2``), so that the CLI
+#: and ``bmsc-dge --help`` do not pay for scanpy and PyDESeq2 imports they do not need
+_SUBPACKAGES = (
+    "io",
+    "pp",
+    "deseq2",
+    "enrichment",
+    "genesets",
+    "targets",
+    "tl",
+    "report",
+    "pl",
+    "runs",
+    "engines",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"bmsc_dge.{name}")
+    raise AttributeError(f"module 'bmsc_dge' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_SUBPACKAGES]

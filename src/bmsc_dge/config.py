@@ -260,6 +260,41 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "<top level>"
 
 
+def validate_config(raw: dict[str, Any], source: str | Path) -> StudyConfig:
+    """Validate a config mapping (from YAML or keyword options); the error names the offending key.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key (listing the allowed ones), a missing key or a wrong value.
+    """
+    try:
+        cfg = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _loc(err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = err["loc"][:-1]
+            model: Any = StudyConfig
+            for part in parent:
+                if isinstance(part, int):
+                    continue
+                ann = model.model_fields[part].annotation
+                model = getattr(ann, "__args__", [ann])[0] if hasattr(ann, "__args__") else ann
+            allowed = ", ".join(sorted(getattr(model, "model_fields", {})))
+            msg = f"unknown key '{key}' (allowed here: {allowed})"
+        elif err["type"] == "missing":
+            msg = f"required key '{key}' is missing"
+        else:
+            msg = f"key '{key}': {err['msg']} (got {err.get('input')!r})"
+        more = f" [+{len(exc.errors()) - 1} more problem(s)]" if len(exc.errors()) > 1 else ""
+        raise ConfigError(
+            msg + more, file=source, hint="fix the config; see the config reference in README.md"
+        ) from exc
+
+    return cfg
+
+
 def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyConfig:
     """Read and validate a study config.
 
@@ -305,29 +340,7 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
             "config must be a YAML mapping of keys to values", file=path, hint="see configs/example.yaml"
         )
     base = path.resolve().parent
-    try:
-        cfg = StudyConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _loc(err["loc"])
-        if err["type"] == "extra_forbidden":
-            parent = err["loc"][:-1]
-            model: Any = StudyConfig
-            for part in parent:
-                if isinstance(part, int):
-                    continue
-                ann = model.model_fields[part].annotation
-                model = getattr(ann, "__args__", [ann])[0] if hasattr(ann, "__args__") else ann
-            allowed = ", ".join(sorted(getattr(model, "model_fields", {})))
-            msg = f"unknown key '{key}' (allowed here: {allowed})"
-        elif err["type"] == "missing":
-            msg = f"required key '{key}' is missing"
-        else:
-            msg = f"key '{key}': {err['msg']} (got {err.get('input')!r})"
-        more = f" [+{len(exc.errors()) - 1} more problem(s)]" if len(exc.errors()) > 1 else ""
-        raise ConfigError(
-            msg + more, file=path, hint="fix the config; see the config reference in README.md"
-        ) from exc
+    cfg = validate_config(raw, path)
 
     updates: dict[str, Any] = {
         "counts": (base / cfg.counts).resolve(),

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bmsc_dge import pl
@@ -29,10 +30,10 @@ def _texts(fig: Figure) -> set[str]:
 
 
 def test_volcano_labels_requested_genes(tmp_path):
-    fig = pl.volcano(_de(), alpha=0.05, label=["FOXQ1", "GPX4"], title="t")
-    assert isinstance(fig, Figure)
-    assert {"FOXQ1", "GPX4"} <= _texts(fig)
-    png, svg = pl.save_figure(fig, tmp_path / "contrast.volcano")
+    ax = pl.volcano(_de(), alpha=0.05, label=["FOXQ1", "GPX4"], title="t")
+    assert isinstance(ax, Axes) and isinstance(ax.figure, Figure)  # scanpy's convention: the Axes
+    assert {"FOXQ1", "GPX4"} <= _texts(ax.figure)
+    png, svg = pl.save_figure(ax, tmp_path / "contrast.volcano")
     assert png.name == "contrast.volcano.png" and svg.name == "contrast.volcano.svg"
     assert png.stat().st_size > 5000 and svg.read_text().startswith("<?xml")
 
@@ -40,8 +41,8 @@ def test_volcano_labels_requested_genes(tmp_path):
 def test_ma_and_heatmap_and_targets(tmp_path):
     de = _de()
     ma = pl.ma_plot(de, alpha=0.05, label=["FOXQ1"])
-    assert _texts(ma) == {"FOXQ1"}
-    points = ma.axes[0].collections[0].get_offsets()
+    assert _texts(ma.figure) == {"FOXQ1"}
+    points = ma.collections[0].get_offsets()
     assert len(points) == len(de)  # every gene with a positive mean is drawn
     # y is the shrunken log2 fold change, x the log10 mean, in the table's order
     np.testing.assert_allclose(points[:, 1], de["log2FoldChange_shrunk"])
@@ -51,11 +52,11 @@ def test_ma_and_heatmap_and_targets(tmp_path):
     )
     groups = pd.Series(["a", "a", "a", "b", "b", "b"], index=z.columns)
     heat = pl.top_gene_heatmap(z, groups)
-    image = heat.axes[0].images[0]
+    image = heat.images[0]
     np.testing.assert_allclose(np.asarray(image.get_array()), z.to_numpy())
     vmin, vmax = image.get_clim()
     assert vmin == -vmax == -float(np.abs(z.to_numpy()).max())  # symmetric colour scale
-    assert [t.get_text() for t in heat.axes[0].get_yticklabels()] == list("ABCDE")
+    assert [t.get_text() for t in heat.get_yticklabels()] == list("ABCDE")
     targets = pd.DataFrame(
         {
             "symbol": ["FOXQ1", "LEP"],
@@ -65,8 +66,7 @@ def test_ma_and_heatmap_and_targets(tmp_path):
             "prior_score": [1.0, 0.75],
         }
     )
-    fig = pl.target_evidence(targets, TargetWeights())
-    widths = [p.get_width() for p in fig.axes[0].patches]
+    widths = [p.get_width() for p in pl.target_evidence(targets, TargetWeights()).patches]
     assert len(widths) == 6  # 2 targets x 3 components
     # bars are drawn bottom-up (LEP first); the DE segments carry weight 0.6 x de_score
     np.testing.assert_allclose(sorted(widths[:2]), sorted([0.6 * 0.7, 0.6 * 0.9]))
@@ -75,7 +75,7 @@ def test_ma_and_heatmap_and_targets(tmp_path):
 def test_gsea_plots():
     ranking = pd.Series(np.linspace(5, -5, 200), index=[f"G{i}" for i in range(200)])
     curve = {"res": list(np.sin(np.linspace(0, 3, 200))), "hits": [1, 5, 9]}
-    fig = pl.running_score(curve, ranking, term="SET", nes=2.0, fdr=0.0)
+    fig = pl.running_score(curve, ranking, term="SET", nes=2.0, fdr=0.0).figure
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve["res"])  # the running score
     hits = fig.axes[1].collections[0].get_segments()
     assert [float(seg[0][0]) for seg in hits] == [1.0, 5.0, 9.0]  # one mark per hit position
@@ -87,8 +87,13 @@ def test_gsea_plots():
             "fdr": [0.001, 0.04, 0.8, 0.0],
         }
     )
-    fig = pl.enrichment_dotplot(g)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["c1", "c2"]
+    ax = pl.enrichment_dotplot(g)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["c1", "c2"]
+    # one contrast's table, no contrast column: the top sets by FDR of the chosen collection
+    one = g[g["contrast"] == "c1"].drop(columns="contrast").assign(collection=["curated", "hallmark"])
+    dots = pl.gsea_dotplot(one)
+    assert [t.get_text() for t in dots.get_yticklabels()] == ["A"]
+    assert len(pl.gsea_dotplot(one, collection=None).collections[0].get_offsets()) == 2
 
 
 def test_qc_plots():
@@ -102,11 +107,11 @@ def test_qc_plots():
         }
     )
     ratio = pd.Series({"PC1": 0.6, "PC2": 0.2})
-    fig = pl.pca_plot(scores, ratio, color="condition", marker="batch")
-    assert "60.0%" in fig.axes[0].get_xlabel()
+    ax = pl.pca_plot(scores, ratio, color="condition", marker="batch")
+    assert "60.0%" in ax.get_xlabel()
     corr = pd.DataFrame(np.eye(3), index=list("abc"), columns=list("abc"))
     heat = pl.correlation_heatmap(corr)
-    np.testing.assert_allclose(np.asarray(heat.axes[0].images[0].get_array()), corr.to_numpy())
+    np.testing.assert_allclose(np.asarray(heat.images[0].get_array()), corr.to_numpy())
     qc = pd.DataFrame(
         {
             "sample": list("abc"),
@@ -115,7 +120,7 @@ def test_qc_plots():
             "condition": ["x", "y", "y"],
         }
     )
-    bars = pl.library_sizes(qc, color="condition").axes[0].patches
+    bars = pl.library_sizes(qc, color="condition").patches
     assert [b.get_height() for b in bars] == [10.0, 20.0, 30.0]  # millions of reads
     assert bars[1].get_facecolor() == bars[2].get_facecolor() != bars[0].get_facecolor()  # by condition
 
@@ -130,7 +135,9 @@ def test_running_scores_reuses_one_figure_and_matches_single_drawings(tmp_path):
     stats = {"DOWN": (-1.5, 0.2), "UP": (2.0, 0.001), "NOCURVE": (1.0, 1.0)}
     seen = []
     for term, fig in pl.running_scores(curves, stats, ranking):
-        single = pl.running_score(curves[term], ranking, term=term, nes=stats[term][0], fdr=stats[term][1])
+        single = pl.running_score(
+            curves[term], ranking, term=term, nes=stats[term][0], fdr=stats[term][1]
+        ).figure
         line, ref = fig.axes[0].lines[0], single.axes[0].lines[0]
         np.testing.assert_array_equal(line.get_ydata(), ref.get_ydata())
         assert line.get_color() == ref.get_color()

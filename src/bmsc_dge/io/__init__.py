@@ -26,6 +26,7 @@ from bmsc_dge.io._study import (
     design_matrix_for,
     hand_over,
     load_study,
+    study_from_anndata,
     take_over,
 )
 from bmsc_dge.io._validate import match_samples, parse_counts
@@ -50,5 +51,6 @@ __all__ = [
     "read_counts",
     "read_samples",
     "strip_version",
+    "study_from_anndata",
     "take_over",
 ]

@@ -14,6 +14,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -114,14 +115,67 @@ def load_study(cfg: StudyConfig) -> Study:
         symbols.index = counts.index
     sheet = io.read_samples(cfg.samples)
     sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, cfg.samples)
+    return _assemble(counts, symbols, sheet, cfg, fmt, cfg.counts, cfg.samples)
+
+
+def study_from_anndata(adata: ad.AnnData, cfg: StudyConfig, layer: str | None = "counts") -> Study:
+    """A validated study from a samples x genes AnnData (bulk or :func:`bmsc_dge.pp.pseudobulk`).
+
+    The same checks as :func:`load_study` (design, contrasts, full rank, gene IDs) on ``obs`` and
+    the raw counts in ``layer`` (``X`` when ``None`` or absent); ``cfg.counts`` and ``cfg.samples``
+    are not read. Gene symbols come from ``var["symbol"]`` when present, else from the IDs.
+
+    Raises
+    ------
+    bmsc_dge.errors.InputError
+        Any input problem; a design variable that varies within a donor of a pseudobulk is named.
+    """
+    from bmsc_dge.pp import check_raw_counts
+
+    use = layer if layer is not None and layer in adata.layers else None
+    check_raw_counts(adata, use)
+    varying = set(adata.uns.get("pseudobulk", {}).get("varying_columns", []))
+    for var in cfg.design_variables:
+        if var in varying:
+            raise DesignError(
+                f"'{var}' varies within a donor (its cells have several values), so it cannot enter "
+                "a pseudobulk design",
+                column=var,
+                hint="use a donor-level column (constant within each donor) or pseudobulk by it too",
+            )
+    m = adata.layers[use] if use else adata.X
+    dense = np.asarray(m.toarray() if hasattr(m, "toarray") else m)
+    counts = pd.DataFrame(
+        np.rint(dense).astype(np.int64).T,
+        index=adata.var_names.astype(str),
+        columns=adata.obs_names.astype(str),
+    )
+    symbols = None
+    if "symbol" in adata.var.columns:
+        symbols = pd.Series(adata.var["symbol"].astype(str).to_numpy(), index=counts.index)
+    sheet = adata.obs.copy()
+    sheet.index = sheet.index.astype(str)
+    return _assemble(counts, symbols, sheet, cfg, "anndata", "AnnData (X / layers)", "AnnData.obs")
+
+
+def _assemble(
+    counts: pd.DataFrame,
+    symbols: pd.Series | None,
+    sheet: pd.DataFrame,
+    cfg: StudyConfig,
+    fmt: str,
+    counts_source: str | Path,
+    samples_source: str | Path,
+) -> Study:
+    """Design checks, ID mapping and the study AnnData, whatever the counts came from."""
     variables = cfg.design_variables
     frame = prepare_design_frame(
-        sheet, variables, cfg.contrasts, cfg.design, cfg.samples, cfg.reference_levels
+        sheet, variables, cfg.contrasts, cfg.design, samples_source, cfg.reference_levels
     )
     dm = design_matrix_for(frame[variables], cfg.design, cfg)
-    check_full_rank(dm, frame, variables, cfg.samples)
+    check_full_rank(dm, frame, variables, samples_source)
     check_contrasts(dm, frame[variables], cfg)
-    mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(cfg.counts))
+    mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(counts_source))
     obs = io.coerce_obs_types(sheet)
     for v in variables:
         obs[v] = frame[v]

@@ -21,12 +21,14 @@ def figure_and_axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.5)) -> 
     return fig, fig.add_subplot()
 
 
-def save_figure(fig: Figure, stem: str | Path, *, dpi: int = 130) -> list[Path]:
-    """Write ``stem.png`` and ``stem.svg``; return both paths.
+def save_figure(fig: Figure | Axes, stem: str | Path, *, dpi: int = 130) -> list[Path]:
+    """Write ``stem.png`` and ``stem.svg`` of a figure (or of the figure of an Axes); return both paths.
 
     Figures are plain :class:`matplotlib.figure.Figure` objects (never registered with pyplot), so
     nothing needs closing and concurrent runs in threads do not share state.
     """
+    if isinstance(fig, Axes):
+        fig = cast(Figure, fig.figure)
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from bmsc_dge.pl._common import DOWN, GREY, UP, figure_and_axes
@@ -20,10 +19,15 @@ def _colors(de: pd.DataFrame, alpha: float, lfc_col: str) -> np.ndarray:
 
 
 def volcano(
-    de: pd.DataFrame, *, alpha: float, label: Sequence[str] = (), title: str = "", ax: Axes | None = None
-) -> Figure:
+    de: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    label: Sequence[str] = (),
+    title: str = "",
+    ax: Axes | None = None,
+) -> Axes:
     """log2 fold change vs -log10 padj; genes in ``label`` (symbols) are annotated."""
-    fig, ax = figure_and_axes(ax, (6.5, 5.0))
+    _, ax = figure_and_axes(ax, (6.5, 5.0))
     d = de[de["padj"].notna()]
     y = -np.log10(np.clip(d["padj"].to_numpy(dtype=float), 1e-300, 1))
     ax.scatter(
@@ -51,14 +55,19 @@ def volcano(
     ax.set_xlabel("log2 fold change")
     ax.set_ylabel("-log10 adjusted p-value")
     ax.set_title(title or "Volcano")
-    return fig
+    return ax
 
 
 def ma_plot(
-    de: pd.DataFrame, *, alpha: float, label: Sequence[str] = (), title: str = "", ax: Axes | None = None
-) -> Figure:
+    de: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    label: Sequence[str] = (),
+    title: str = "",
+    ax: Axes | None = None,
+) -> Axes:
     """Mean of normalised counts (log10) vs shrunken log2 fold change."""
-    fig, ax = figure_and_axes(ax, (6.5, 4.5))
+    _, ax = figure_and_axes(ax, (6.5, 4.5))
     col = "log2FoldChange_shrunk" if de["log2FoldChange_shrunk"].notna().any() else "log2FoldChange"
     d = de[de["baseMean"] > 0]
     ax.scatter(
@@ -82,12 +91,10 @@ def ma_plot(
     ax.set_xlabel("log10 mean of normalised counts")
     ax.set_ylabel("shrunken log2 fold change" if col.endswith("shrunk") else "log2 fold change")
     ax.set_title(title or "MA plot")
-    return fig
+    return ax
 
 
-def top_gene_heatmap(
-    z: pd.DataFrame, groups: pd.Series, *, title: str = "", ax: Axes | None = None
-) -> Figure:
+def top_gene_heatmap(z: pd.DataFrame, groups: pd.Series, *, title: str = "", ax: Axes | None = None) -> Axes:
     """Heatmap of per-gene z-scores (genes x samples) with a group colour bar above."""
     fig, ax = figure_and_axes(ax, (7.0, max(3.0, 0.18 * len(z) + 1.5)))
     vmax = float(np.nanmax(np.abs(z.to_numpy()))) if z.size else 1.0
@@ -103,4 +110,4 @@ def top_gene_heatmap(
     ax.set_ylim(len(z) - 0.5, -1.7)
     fig.colorbar(im, ax=ax, label="z-score of VST")
     ax.set_title(title or "Top DE genes", pad=14)
-    return fig
+    return ax

@@ -16,7 +16,7 @@ from bmsc_dge.pl._common import DOWN, UP
 
 def running_score(
     curve: dict, ranking: pd.Series, *, term: str, nes: float, fdr: float, ax: Axes | None = None
-) -> Figure:
+) -> Axes:
     """Running enrichment score with hit positions and the ranked metric (gseapy's layout)."""
     if ax is None:
         fig = Figure(layout="constrained", figsize=(6.0, 4.5))
@@ -36,7 +36,7 @@ def running_score(
     axes[2].fill_between(np.arange(len(ranking)), ranking.to_numpy(dtype=float), color="#7f8c8d", lw=0)
     axes[2].set_ylabel("Wald stat", fontsize=8)
     axes[2].set_xlabel("rank in gene list")
-    return fig  # type: ignore[return-value]
+    return axes[0]  # type: ignore[no-any-return]
 
 
 def running_scores(
@@ -62,7 +62,7 @@ def running_scores(
         if not curve:
             continue
         if fig is None:
-            fig = running_score(curve, ranking, term=term, nes=nes, fdr=fdr)
+            fig = cast(Figure, running_score(curve, ranking, term=term, nes=nes, fdr=fdr).figure)
             line, ticks = fig.axes[0].lines[0], cast(LineCollection, fig.axes[1].collections[0])
             yield term, fig
             # after the first save the layout is fixed; later titles have the same two lines
@@ -84,7 +84,7 @@ def _title(term: str, nes: float, fdr: float) -> str:
     return f"{term}\nNES {nes:+.2f}, FDR {fdr_txt}"
 
 
-def enrichment_dotplot(gsea: pd.DataFrame, *, fdr: float = 0.05, ax: Axes | None = None) -> Figure:
+def enrichment_dotplot(gsea: pd.DataFrame, *, fdr: float = 0.05, ax: Axes | None = None) -> Axes:
     """NES (colour) x -log10 FDR (size) for each set (rows) and contrast (columns).
 
     ``gsea`` needs columns ``term``, ``contrast``, ``nes``, ``fdr``.
@@ -116,4 +116,27 @@ def enrichment_dotplot(gsea: pd.DataFrame, *, fdr: float = 0.05, ax: Axes | None
     ax.set_xlim(-0.6, len(contrasts) - 0.4)
     fig.colorbar(sc, ax=ax, label="NES")
     ax.set_title(f"Curated gene sets (size: -log10 FDR; ringed: FDR < {fdr})", fontsize=9)
-    return fig  # type: ignore[return-value]
+    return ax
+
+
+def gsea_dotplot(
+    gsea: pd.DataFrame,
+    *,
+    fdr: float = 0.05,
+    top: int = 25,
+    collection: str | None = "curated",
+    ax: Axes | None = None,
+) -> Axes:
+    """Dot plot of one GSEA table (one contrast, or several with a ``contrast`` column).
+
+    The ``top`` sets by FDR (then |NES|) of ``collection`` (``None``: all collections) are drawn
+    with :func:`enrichment_dotplot`.
+    """
+    g = gsea if collection is None or "collection" not in gsea else gsea[gsea["collection"] == collection]
+    if "contrast" not in g:
+        g = g.assign(contrast="contrast")
+    order = g.assign(_abs=g["nes"].abs()).sort_values(
+        ["fdr", "_abs"], ascending=[True, False], kind="mergesort"
+    )
+    keep = list(dict.fromkeys(order["term"]))[:top]
+    return enrichment_dotplot(g[g["term"].isin(keep)][["term", "contrast", "nes", "fdr"]], fdr=fdr, ax=ax)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from bmsc_dge.pl._common import figure_and_axes
 
@@ -17,9 +16,9 @@ def pca_plot(
     color: str,
     marker: str | None = None,
     ax: Axes | None = None,
-) -> Figure:
+) -> Axes:
     """PC1 vs PC2 coloured by ``color`` (and shaped by ``marker``), samples labelled."""
-    fig, ax = figure_and_axes(ax)
+    _, ax = figure_and_axes(ax)
     levels = sorted(scores[color].astype(str).unique())
     cmap = ["#c0392b", "#2471a3", "#27ae60", "#8e44ad", "#d68910", "#17a589", "#5d6d7e"]
     markers = ["o", "s", "^", "D", "v", "P", "X"]
@@ -50,10 +49,10 @@ def pca_plot(
     ax.set_ylabel(f"PC2 ({100 * variance_ratio['PC2']:.1f}% variance)")
     ax.set_title(f"PCA of VST data, coloured by {color}")
     ax.legend(fontsize=8, frameon=False)
-    return fig
+    return ax
 
 
-def correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+def correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Sample-to-sample Pearson correlation (order as given, e.g. clustered)."""
     fig, ax = figure_and_axes(ax, (6.5, 5.5))
     im = ax.imshow(corr.to_numpy(), cmap="viridis", vmin=float(np.nanmin(corr.to_numpy())), vmax=1.0)
@@ -61,12 +60,12 @@ def correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None) -> Figure
     ax.set_yticks(range(len(corr)), corr.index, fontsize=7)
     fig.colorbar(im, ax=ax, label="Pearson r (VST)")
     ax.set_title("Sample-to-sample correlation (clustered)")
-    return fig
+    return ax
 
 
-def library_sizes(qc: pd.DataFrame, *, color: str | None = None, ax: Axes | None = None) -> Figure:
+def library_sizes(qc: pd.DataFrame, *, color: str | None = None, ax: Axes | None = None) -> Axes:
     """Library size (millions of reads) and detected genes per sample."""
-    fig, ax = figure_and_axes(ax, (7.0, 3.8))
+    _, ax = figure_and_axes(ax, (7.0, 3.8))
     colors = None
     if color and color in qc.columns:
         levels = sorted(qc[color].astype(str).unique())
@@ -79,4 +78,4 @@ def library_sizes(qc: pd.DataFrame, *, color: str | None = None, ax: Axes | None
     ax2.plot(qc["sample"], qc["detected_genes"], "k.-", label="detected genes")
     ax2.set_ylabel("detected genes")
     ax.set_title("Library sizes" + (f" (bars coloured by {color})" if colors else ""))
-    return fig
+    return ax

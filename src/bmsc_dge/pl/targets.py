@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from bmsc_dge.config import TargetWeights
 from bmsc_dge.pl._common import figure_and_axes
@@ -13,10 +12,10 @@ from bmsc_dge.pl._common import figure_and_axes
 
 def target_evidence(
     targets: pd.DataFrame, weights: TargetWeights, *, top: int = 20, title: str = "", ax: Axes | None = None
-) -> Figure:
+) -> Axes:
     """Stacked horizontal bars: DE, leading-edge and prior contributions to each target's score."""
     t = targets.head(top).iloc[::-1]
-    fig, ax = figure_and_axes(ax, (6.5, 0.3 * len(t) + 1.2))
+    _, ax = figure_and_axes(ax, (6.5, 0.3 * len(t) + 1.2))
     w = np.array([weights.de, weights.leading_edge, weights.prior], dtype=float)
     w = w / w.sum()
     parts = [
@@ -33,4 +32,4 @@ def target_evidence(
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     ax.set_title(title or "Top targets: score components")
-    return fig
+    return ax

@@ -1,6 +1,7 @@
-"""Preprocessing: low-count gene filters and per-sample QC (scanpy metrics, VST, PCA, outliers)."""
+"""Preprocessing: pseudobulk of single cells, low-count gene filters and per-sample QC (scanpy)."""
 
 from bmsc_dge.pp._filter import filter_by_expr, filter_min_count, low_count_mask, min_sample_size
+from bmsc_dge.pp._pseudobulk import check_raw_counts, pseudobulk
 from bmsc_dge.pp._qc import (
     QCResult,
     flag_outliers,
@@ -13,6 +14,7 @@ from bmsc_dge.pp._qc import (
 
 __all__ = [
     "QCResult",
+    "check_raw_counts",
     "filter_by_expr",
     "filter_min_count",
     "flag_outliers",
@@ -20,6 +22,7 @@ __all__ = [
     "low_count_mask",
     "min_sample_size",
     "pca_scores",
+    "pseudobulk",
     "run_qc",
     "sample_correlation",
     "sample_qc",

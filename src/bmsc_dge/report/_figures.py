@@ -24,6 +24,7 @@ from functools import partial
 from typing import NoReturn
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bmsc_dge import pl
@@ -60,7 +61,7 @@ def _draw_share(
         i = next(counter)
         return i if i % n_shares == k else None
 
-    def emit(label: str, build: Callable[[], Figure], *parts: str) -> None:
+    def emit(label: str, build: Callable[[], Figure | Axes], *parts: str) -> None:
         i = mine()
         if i is not None:
             out.append((i, label, _save(run, build(), *parts)))

@@ -1,10 +1,15 @@
-"""Analysis steps of one contrast, shared by the flows, the Dask path and the CLI.
+"""Tools: the analysis of a contrast, as notebook functions and as the flows' code path.
 
-``analyse_contrast`` composes the engine (:mod:`bmsc_dge.deseq2`), enrichment
-(:mod:`bmsc_dge.enrichment`) and targets (:mod:`bmsc_dge.targets`) into a :class:`ContrastResult`;
-the flow calls the same pieces as separate Prefect tasks.
+Notebook API (scanpy's shape; options named as in the config): :func:`deseq2` (AnnData -> DE
+table), :func:`gsea` (DE table -> GSEA table), :func:`rank_targets` (-> targets table).
+
+Flow machinery: :func:`analyse_contrast` / :func:`analyse_fit_group` compose the engine
+(:mod:`bmsc_dge.deseq2`), enrichment (:mod:`bmsc_dge.enrichment`) and targets
+(:mod:`bmsc_dge.targets`) into a :class:`ContrastResult`, each step through a step runner (a
+Prefect task in the local flow, a plain call on Dask workers).
 """
 
+from bmsc_dge.tl._api import deseq2, gsea, rank_targets
 from bmsc_dge.tl._contrast import (
     FitGroupResult,
     StepRunner,
@@ -26,8 +31,11 @@ __all__ = [
     "analyse_contrast",
     "analyse_fit_group",
     "contrast_stability",
+    "deseq2",
+    "gsea",
     "gsea_collection",
     "no_signal_note",
+    "rank_targets",
     "run_directly",
     "targets_for",
     "with_expected_directions",

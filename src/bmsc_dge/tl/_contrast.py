@@ -20,7 +20,7 @@ import pandas as pd
 
 from bmsc_dge import deseq2 as de_mod
 from bmsc_dge import enrichment as gsea_mod
-from bmsc_dge.config import Contrast, StudyConfig
+from bmsc_dge.config import Contrast, GeneSetConfig, StudyConfig, TargetWeights
 from bmsc_dge.genesets import GeneSet
 from bmsc_dge.runs import stage
 from bmsc_dge.targets import StabilityResult, leave_one_out, rank_targets
@@ -52,16 +52,15 @@ class FitGroupResult:
 
 
 def gsea_collection(
-    ranking: pd.Series, sets: dict[str, list[str]], collection: str, cfg: StudyConfig
+    ranking: pd.Series, sets: dict[str, list[str]], collection: str, g: GeneSetConfig, seed: int
 ) -> gsea_mod.GseaResult:
-    """Pre-ranked GSEA of one collection with the study's settings (curves kept for ``curated``)."""
-    g = cfg.gene_sets
+    """Pre-ranked GSEA of one collection with the ``gene_sets`` settings (curves kept for ``curated``)."""
     return gsea_mod.run_prerank(
         ranking,
         sets,
         collection=collection,
         permutations=g.permutations,
-        seed=cfg.seed,
+        seed=seed,
         min_size=g.min_size,
         max_size=g.max_size,
         engine=g.engine,
@@ -134,7 +133,9 @@ def targets_for(
     de: pd.DataFrame,
     gsea: pd.DataFrame,
     curated: list[GeneSet],
-    cfg: StudyConfig,
+    alpha: float,
+    gsea_fdr: float,
+    weights: TargetWeights,
     stability: StabilityResult | None,
 ) -> pd.DataFrame:
     """The ranked targets of one contrast (curated GSEA for the score, the rest for context)."""
@@ -142,9 +143,9 @@ def targets_for(
         de,
         gsea[gsea["collection"] == "curated"],
         curated,
-        alpha=cfg.alpha,
-        gsea_fdr=cfg.gene_sets.fdr,
-        weights=cfg.targets.weights,
+        alpha=alpha,
+        gsea_fdr=gsea_fdr,
+        weights=weights,
         stability=None if stability is None else stability.genes,
         context_gsea=gsea[gsea["collection"] != "curated"],
     )
@@ -166,7 +167,7 @@ def analyse_contrast(
     tables, curves = [], {}
     with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
         for collection, sets in matched.items():
-            res = step("gsea-prerank", gsea_collection, ranking, sets, collection, cfg)
+            res = step("gsea-prerank", gsea_collection, ranking, sets, collection, cfg.gene_sets, cfg.seed)
             tables.append(res.table)
             if collection == "curated":
                 curves = res.curves
@@ -178,7 +179,17 @@ def analyse_contrast(
         )
     gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
     with stage(f"{n}: targets"):
-        targets = step("rank-targets", targets_for, de, gsea, curated, cfg, stability)
+        targets = step(
+            "rank-targets",
+            targets_for,
+            de,
+            gsea,
+            curated,
+            cfg.alpha,
+            cfg.gene_sets.fdr,
+            cfg.targets.weights,
+            stability,
+        )
     return ContrastResult(
         contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
     )
