@@ -1,7 +1,7 @@
 """Benchmark bmsc-dge against stock PyDESeq2, plain gseapy and (optionally) R DESeq2.
 
     .venv/bin/python benchmarks/run.py [--repeats 3] [--sizes 20000x6,20000x12,60000x12,20000x200]
-                                       [--gsea] [--flow] [--r] [--batch] [--scale]
+                                       [--gsea] [--flow] [--r] [--batch] [--pseudobulk] [--scale]
 
 Every measurement runs in a fresh process on the same seeded simulated study (5% of genes changed);
 the table reports the median wall time over ``--repeats`` runs and the peak resident memory of
@@ -23,6 +23,10 @@ the measured process. Rows:
                       genes x 8 samples each, curated + Hallmark, stability on), 4 at a time, against a
                       ``bmsc-dge server`` on SQLite and on a throw-away PostgreSQL cluster
                       (Debian's postgresql); the whole batch process, and the run count recorded
+* ``pseudobulk:*``    (``--pseudobulk``) ``bd.pp.pseudobulk`` of a sparse 200,000-cell x 20,000-gene
+                      AnnData (1,000 detected genes per cell, 20 donors x 5 cell types), then
+                      ``bd.tl.deseq2`` of each cell type (20 donors, ``~ condition``), timed together;
+                      peak memory includes the simulated AnnData
 * ``scale:bmsc-dge``  (``--scale``) DE on 60,000 genes x 1,000 samples, one run
 
 ``us/gene/sample`` divides the DE time by genes x samples: flat means linear cost.
@@ -97,6 +101,8 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
     import warnings
 
     warnings.filterwarnings("ignore")
+    if kind == "pseudobulk:bmsc-dge":  # GENES = cells, SAMPLES = genes here
+        return _pseudobulk_one(n_genes, n_samples)
     genes, study = _study(n_genes, n_samples)
     frame = study.samples[["condition"]].astype(str)
     t = time.perf_counter()
@@ -161,6 +167,54 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
             )
     else:
         raise SystemExit(f"unknown kind {kind}")
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mib": peak}
+
+
+def _sparse_cells(n_cells: int, n_genes: int, per_cell: int = 1000, seed: int = 3):
+    """Sparse cells x genes counts (``per_cell`` detected genes per cell), 20 donors x 5 cell types."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    indices = np.sort(rng.integers(0, n_genes, size=(n_cells, per_cell), dtype=np.int32), axis=1).ravel()
+    data = (1 + rng.poisson(0.5, size=indices.size)).astype(np.float32)
+    indptr = np.arange(0, n_cells * per_cell + 1, per_cell, dtype=np.int64)
+    x = sparse.csr_matrix((data, indices, indptr), shape=(n_cells, n_genes))
+    donors = np.array([f"D{i:02d}" for i in range(20)])
+    donor = donors[rng.integers(0, 20, n_cells)]
+    obs = pd.DataFrame(
+        {
+            "donor": donor,
+            "cell_type": np.array(["MSC", "T", "B", "Mono", "Ery"])[rng.integers(0, 5, n_cells)],
+            "condition": np.where(np.isin(donor, donors[:10]), "T2DM", "control"),
+        },
+        index=[f"c{i}" for i in range(n_cells)],
+    )
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=[f"GENE{i:05d}" for i in range(n_genes)]))
+
+
+def _pseudobulk_one(n_cells: int, n_genes: int) -> dict[str, float]:
+    """Pseudobulk of a sparse AnnData, then DESeq2 of each of its 5 cell types (timed together)."""
+    import warnings
+
+    import bmsc_dge as bd
+
+    warnings.filterwarnings("ignore")
+    cells = _sparse_cells(n_cells, n_genes)
+    t = time.perf_counter()
+    pb = bd.pp.pseudobulk(cells, sample_key="donor", groups_key="cell_type", min_counts=0)
+    for ct in ("MSC", "T", "B", "Mono", "Ery"):
+        bd.tl.deseq2(
+            pb[pb.obs["cell_type"] == ct].copy(),
+            design="~ condition",
+            contrast=["condition", "T2DM", "control"],
+            species="other",
+            de={"lfc_shrink": False},
+        )
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "peak_mib": peak}
@@ -372,6 +426,9 @@ def main() -> None:
     ap.add_argument("--flow", action="store_true", help="whole example flow rows")
     ap.add_argument("--r", action="store_true", help="R DESeq2 rows (needs Rscript with DESeq2)")
     ap.add_argument("--batch", action="store_true", help="20-study batch on SQLite and PostgreSQL servers")
+    ap.add_argument(
+        "--pseudobulk", action="store_true", help="200,000 cells x 20,000 genes pseudobulk + DE row"
+    )
     ap.add_argument("--scale", action="store_true", help="60,000 x 1,000 DE row (one run, several minutes)")
     args = ap.parse_args()
     if args.one:
@@ -407,6 +464,15 @@ def main() -> None:
                         [r["peak_mib"] for r in res],
                     )
                 )
+    if args.pseudobulk:
+        res = [_measure(["--one", "pseudobulk:bmsc-dge", "200000", "20000"]) for _ in range(args.repeats)]
+        add(
+            _row(
+                "pseudobulk:bmsc-dge, 200000 cells x 20000 genes (sparse, 20 donors x 5 cell types) + DE",
+                [r["seconds"] for r in res],
+                [r["peak_mib"] for r in res],
+            )
+        )
     if args.scale:
         res = _measure(["--one", "de:bmsc-dge", "60000", "1000"])
         add(_row("scale:bmsc-dge (60000 x 1000)", [res["seconds"]], [res["peak_mib"]]))

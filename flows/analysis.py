@@ -279,12 +279,26 @@ def _groups(cfg: StudyConfig) -> list[tuple[dict[str, str], list[Contrast]]]:
 
 
 @flow(name="bmsc-dge", log_prints=False)
-def bmsc_dge_flow(config_path: str, outdir: str | None = None, checked_inputs: str | None = None) -> str:
+def bmsc_dge_flow(
+    config_path: str,
+    outdir: str | None = None,
+    checked_inputs: str | None = None,
+    cell_type: str | None = None,
+) -> str:
     """Run the whole study described by ``config_path``; return the completed run folder.
 
     ``checked_inputs`` is the token of a study the caller already read and checked in this
     process (:func:`bmsc_dge.io.hand_over`); without it, or if a file changed, the inputs are read.
+    A ``pseudobulk`` config runs each of its cell types as its own study (``cell_type`` picks
+    one); without ``cell_type`` every cell type runs as a sub-flow and their run folders are
+    returned one per line.
     """
+    if cell_type is None:
+        cfg0 = load_config(config_path, outdir=outdir)
+        if cfg0.pseudobulk is not None:
+            return "\n".join(
+                bmsc_dge_flow(config_path, outdir, None, ct) for ct in cfg0.pseudobulk.cell_types
+            )
     logger = get_run_logger()
     collector = _WarningCollector()
     token = _ACTIVE_COLLECTOR.set(collector)
@@ -294,6 +308,8 @@ def bmsc_dge_flow(config_path: str, outdir: str | None = None, checked_inputs: s
     t0 = time.perf_counter()
     try:
         cfg = load_config_task(config_path, outdir)
+        if cell_type is not None:
+            cfg = cfg.for_cell_type(cell_type)
         previous = previous_run(cfg.outdir)
         run = RunDir(cfg.outdir)
         run.create()
@@ -393,11 +409,13 @@ def run_config(
     config_path: str | Path,
     outdir: str | Path | None = None,
     checked: tuple[StudyConfig, Study] | None = None,
+    cell_type: str | None = None,
 ) -> Path:
     """Run the flow in-process (used by the CLI) and return the run folder.
 
     ``checked``: the config and study the caller already loaded from ``config_path`` (and
-    ``outdir``); the flow uses them instead of reading the inputs again.
+    ``outdir``; for ``cell_type`` of a pseudobulk config); the flow uses them instead of reading
+    the inputs again.
     """
     token = hand_over(checked[1], checked[0]) if checked is not None else None
-    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token))
+    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token, cell_type))

@@ -197,6 +197,23 @@ class ExecutionConfig(_Strict):
     figure_processes: int = Field(2, ge=1)
 
 
+class PseudobulkConfig(_Strict):
+    """Single-cell input: sum raw counts per donor and cell type (:func:`bmsc_dge.pp.pseudobulk`).
+
+    With this block ``counts`` is an ``.h5ad`` of cells x genes and ``samples`` is optional:
+    donor-level ``obs`` columns (constant within a donor) form the sample sheet. Each of
+    ``cell_types`` runs as its own study (own run folder, tables and report).
+    """
+
+    sample_key: str
+    cell_type_key: str
+    cell_types: list[str] = Field(min_length=1)
+    #: layer with raw integer counts (``None``: ``X``)
+    layer: str | None = None
+    min_cells: int = Field(10, ge=1)
+    min_counts: int = Field(1000, ge=0)
+
+
 class StudyConfig(_Strict):
     """A whole study: inputs, design, contrasts and analysis settings.
 
@@ -206,7 +223,7 @@ class StudyConfig(_Strict):
 
     name: str = "study"
     counts: Path
-    samples: Path
+    samples: Path | None = None
     design: str
     contrasts: list[Contrast] = Field(min_length=1)
     species: Species = "human"
@@ -222,6 +239,7 @@ class StudyConfig(_Strict):
     reference_levels: dict[str, str] = Field(default_factory=dict)
     counts_format: Literal["auto", "table", "featurecounts"] = "auto"
     symbol_column: str | None = None
+    pseudobulk: PseudobulkConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -237,6 +255,25 @@ class StudyConfig(_Strict):
         if not v.startswith("~"):
             raise ValueError(f"design {v!r} must be a formula starting with '~', e.g. '~ batch + condition'")
         return v
+
+    @model_validator(mode="after")
+    def _samples_or_pseudobulk(self) -> StudyConfig:
+        if self.samples is None and self.pseudobulk is None:
+            raise ValueError("required key 'samples' is missing (only a `pseudobulk` study may omit it)")
+        return self
+
+    def for_cell_type(self, cell_type: str) -> StudyConfig:
+        """The study of one pseudobulk cell type: its own name, output folder and cell type."""
+        if self.pseudobulk is None:
+            return self
+        safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", cell_type)
+        return self.model_copy(
+            update={
+                "name": f"{self.name}_{safe}",
+                "outdir": self.outdir / safe,
+                "pseudobulk": self.pseudobulk.model_copy(update={"cell_types": [cell_type]}),
+            }
+        )
 
     @model_validator(mode="after")
     def _unique_contrasts(self) -> StudyConfig:
@@ -344,7 +381,7 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
 
     updates: dict[str, Any] = {
         "counts": (base / cfg.counts).resolve(),
-        "samples": (base / cfg.samples).resolve(),
+        "samples": (base / cfg.samples).resolve() if cfg.samples is not None else None,
         "outdir": Path(outdir).resolve() if outdir is not None else (base / cfg.outdir).resolve(),
         "gene_sets": cfg.gene_sets.model_copy(
             update={"gmt": [(base / g).resolve() for g in cfg.gene_sets.gmt]}

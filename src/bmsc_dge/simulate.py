@@ -160,13 +160,15 @@ def simulate_single_cell(
     log2_effects: Mapping[str, float] | None = None,
     effect_cell_type: str = "MSC",
     seed: int = 1,
+    planted_expression: float = 2.0,
 ) -> ad.AnnData:
     """A seeded single-cell study: donors x cell types, half the donors T2DM, for pseudobulk tests.
 
     Each donor has a random expression offset per gene (donor-to-donor variation, NB dispersion
     0.05 at pseudobulk level); cells draw Poisson counts around their donor's profile with a random
     size factor. ``log2_effects`` (symbol -> log2 fold change) act in T2DM donors' ``effect_cell_type``
-    cells only. ``obs``: ``donor``, ``cell_type``, ``condition`` and ``sex`` (donor-level) and
+    cells only; planted genes get a mean of at least ``planted_expression`` counts per cell in every
+    cell type, so the effect is testable and its absence elsewhere is a real null. ``obs``: ``donor``, ``cell_type``, ``condition`` and ``sex`` (donor-level) and
     ``phase`` (varies within a donor); ``X`` and ``layers["counts"]`` hold int64 counts (dense).
     """
     rng = np.random.default_rng(seed)
@@ -174,6 +176,9 @@ def simulate_single_cell(
     n_genes = len(genes)
     base = {ct: rng.lognormal(np.log(0.5), 1.2, n_genes) for ct in cell_types}  # mean counts per cell
     effects = np.array([float((log2_effects or {}).get(g, 0.0)) for g in genes])
+    planted = np.array([g in (log2_effects or {}) for g in genes])
+    for ct in cell_types:
+        base[ct] = np.where(planted, np.maximum(base[ct], planted_expression), base[ct])
     donors = [f"D{i + 1:02d}" for i in range(n_donors)]
     condition = ["T2DM" if i % 2 else "control" for i in range(n_donors)]
     sex = ["F" if (i // 2) % 2 else "M" for i in range(n_donors)]

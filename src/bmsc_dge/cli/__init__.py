@@ -66,12 +66,18 @@ def validate(
     from bmsc_dge.io import check_gene_sets, load_study
 
     try:
-        cfg = load_config(config)
-        study = load_study(cfg)
-        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+        base = load_config(config)
+        for cfg in (
+            [base.for_cell_type(ct) for ct in base.pseudobulk.cell_types] if base.pseudobulk else [base]
+        ):
+            study = load_study(cfg)
+            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+            out.print(
+                f"ok: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples; "
+                f"{study.mapping.as_text()}"
+            )
     except BmscDgeError as exc:
         raise _fail(exc) from None
-    out.print(f"ok: {study.adata.n_vars} genes x {study.adata.n_obs} samples; {study.mapping.as_text()}")
 
 
 def _connect(temporary_server: bool) -> None:
@@ -131,9 +137,14 @@ def run(
     from bmsc_dge.io import check_gene_sets, load_study
 
     try:  # pre-flight: bad input is reported in one line before Prefect starts
-        cfg = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
-        study = load_study(cfg)
-        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+        base = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
+        cell_types: list[str | None] = list(base.pseudobulk.cell_types) if base.pseudobulk else [None]
+        checked = []
+        for ct in cell_types:
+            cfg = base.for_cell_type(ct) if ct is not None else base
+            study = load_study(cfg)
+            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+            checked.append((cfg, study))
     except BmscDgeError as exc:
         raise _fail(exc) from None
     from bmsc_dge.runs import listen
@@ -142,27 +153,35 @@ def run(
     _connect(temporary_server)
     from flows.analysis import run_config
 
-    out.print(
-        f"bmsc-dge: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples, "
-        f"{len(cfg.contrasts)} contrast(s)",
-        highlight=False,
-        soft_wrap=True,
-    )
-    display = StageDisplay(out)
-    stop = listen(display)
-    try:
-        final = run_config(config.resolve(), outdir.resolve() if outdir else None, checked=(cfg, study))
-    except BmscDgeError as exc:
-        raise _fail(exc) from None
-    finally:
-        stop()
-        display.stop()
+    finals = []
+    for ct, (cfg, study) in zip(cell_types, checked, strict=True):
+        out.print(
+            f"bmsc-dge: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples, "
+            f"{len(cfg.contrasts)} contrast(s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        display = StageDisplay(out)
+        stop = listen(display)
+        try:
+            final = run_config(
+                config.resolve(), outdir.resolve() if outdir else None, checked=(cfg, study), cell_type=ct
+            )
+        except BmscDgeError as exc:
+            raise _fail(exc) from None
+        finally:
+            stop()
+            display.stop()
+        finals.append((cfg, final))
     out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
-    for line in summary_lines(final / "summary.md"):
-        out.print(line, highlight=False, soft_wrap=True, markup=False)
+    for _, final in finals:
+        for line in summary_lines(final / "summary.md"):
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
     # plain prints: paths stay whole on one line at any terminal width
-    print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
-    print(f"report: {final / 'report.html'}", flush=True)
+    for cfg, final in finals:
+        print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
+    for _, final in finals:
+        print(f"report: {final / 'report.html'}", flush=True)
 
 
 @app.command()
@@ -195,12 +214,17 @@ def batch(
     for config in configs:
         try:
             cfg = load_config(config.resolve())
-            study = load_study(cfg)
-            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+            per_type = (
+                [cfg.for_cell_type(ct) for ct in cfg.pseudobulk.cell_types] if cfg.pseudobulk else [cfg]
+            )
+            for one in per_type:
+                study = load_study(one)
+                check_gene_sets(one, list(study.adata.var["symbol"].astype(str)))
         except BmscDgeError as exc:
             raise _fail(exc) from None
         names.append(cfg.name)
-        tokens.append(hand_over(study, cfg))
+        # a pseudobulk study runs a sub-flow per cell type, each reading its own inputs
+        tokens.append(hand_over(study, cfg) if cfg.pseudobulk is None else None)
     t0 = time.perf_counter()
     _connect(temporary_server)
     from flows.batch import run_studies

@@ -23,7 +23,7 @@ from formulaic import model_matrix
 
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.deseq2 import fit_references, resolve_coefficient, with_references
-from bmsc_dge.errors import DesignError, GeneSetError
+from bmsc_dge.errors import CountsError, DesignError, GeneSetError, InputError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.io import _read as io
 from bmsc_dge.io import _validate as validation
@@ -107,15 +107,76 @@ def load_study(cfg: StudyConfig) -> Study:
     bmsc_dge.errors.InputError
         Any input problem, with file, row/column and a fix.
     """
+    if cfg.pseudobulk is not None:
+        return _load_pseudobulk(cfg)
+    samples = cfg.samples
+    if samples is None:  # StudyConfig refuses this; kept for type checkers
+        raise DesignError("no sample sheet", hint="set `samples` in the config")
     raw_counts, symbols, fmt = io.read_counts(
         cfg.counts, fmt=cfg.counts_format, symbol_column=cfg.symbol_column
     )
     counts = validation.parse_counts(raw_counts, cfg.counts)
     if symbols is not None:
         symbols.index = counts.index
-    sheet = io.read_samples(cfg.samples)
-    sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, cfg.samples)
-    return _assemble(counts, symbols, sheet, cfg, fmt, cfg.counts, cfg.samples)
+    sheet = io.read_samples(samples)
+    sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, samples)
+    return _assemble(counts, symbols, sheet, cfg, fmt, cfg.counts, samples)
+
+
+def _load_pseudobulk(cfg: StudyConfig) -> Study:
+    """The study of ``cfg.pseudobulk``'s one cell type from a cells x genes ``.h5ad``.
+
+    Raises
+    ------
+    bmsc_dge.errors.InputError
+        For a file that is not a readable h5ad, a config naming several cell types (run them one at
+        a time: :meth:`StudyConfig.for_cell_type`), a cell type with no profile left, non-count data.
+    """
+    from bmsc_dge.pp import pseudobulk
+
+    pb_cfg = cfg.pseudobulk
+    if pb_cfg is None or len(pb_cfg.cell_types) != 1:
+        raise DesignError(
+            "a pseudobulk study is loaded one cell type at a time",
+            file=cfg.counts,
+            hint="use StudyConfig.for_cell_type(name) (bmsc-dge run does this for each of `cell_types`)",
+        )
+    if cfg.counts.suffix != ".h5ad":
+        raise CountsError(
+            "a `pseudobulk` study needs an .h5ad file of cells x genes as `counts`",
+            file=cfg.counts,
+            hint="write it with adata.write_h5ad(...), raw counts in X or in a layer",
+        )
+    try:
+        cells = ad.read_h5ad(cfg.counts)
+    except (OSError, KeyError, ValueError) as exc:
+        raise CountsError(
+            f"cannot read the h5ad file ({exc})", file=cfg.counts, hint="check the file"
+        ) from exc
+    cell_type = pb_cfg.cell_types[0]
+    try:
+        pb = pseudobulk(
+            cells,
+            pb_cfg.sample_key,
+            pb_cfg.cell_type_key,
+            layer=pb_cfg.layer,
+            min_cells=pb_cfg.min_cells,
+            min_counts=pb_cfg.min_counts,
+        )
+    except InputError as exc:
+        exc.file = exc.file or str(cfg.counts)
+        raise
+    sub = pb[pb.obs[pb_cfg.cell_type_key] == cell_type].copy()
+    if sub.n_obs == 0:
+        present = ", ".join(sorted(set(pb.obs[pb_cfg.cell_type_key])))
+        raise DesignError(
+            f"cell type '{cell_type}' has no pseudobulk profile",
+            file=cfg.counts,
+            column=pb_cfg.cell_type_key,
+            hint=f"cell types with profiles: {present}; lower min_cells / min_counts if needed",
+        )
+    sub.obs_names = sub.obs[pb_cfg.sample_key].astype(str).to_numpy()
+    return study_from_anndata(sub, cfg, layer="counts")
 
 
 def study_from_anndata(adata: ad.AnnData, cfg: StudyConfig, layer: str | None = "counts") -> Study:
@@ -265,7 +326,7 @@ _HANDOFF_LOCK = threading.Lock()
 
 def _input_key(cfg: StudyConfig) -> tuple[object, ...]:
     """The config and the size, mtime and inode of every input file: equal keys, equal study."""
-    files = [cfg.counts, cfg.samples]
+    files = [f for f in (cfg.counts, cfg.samples) if f is not None]
     stats = []
     for f in files:
         st = f.stat()

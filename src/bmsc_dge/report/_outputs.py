@@ -247,7 +247,11 @@ def write_run_outputs(
         "run_id": run.run_id,
         "study": cfg.name,
         "inputs": input_checksums(
-            {"counts": cfg.counts, "samples": cfg.samples, **{f"gmt:{g.name}": g for g in cfg.gene_sets.gmt}}
+            {
+                "counts": cfg.counts,
+                **({"samples": cfg.samples} if cfg.samples is not None else {}),
+                **{f"gmt:{g.name}": g for g in cfg.gene_sets.gmt},
+            }
         ),
         "config": config_to_dict(cfg),
         "seeds": {"gsea_permutations": cfg.seed},

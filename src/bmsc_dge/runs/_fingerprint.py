@@ -19,7 +19,7 @@ def input_fingerprint(cfg: StudyConfig, config_path: str | Path) -> str:
     """
     h = hashlib.sha256()
     h.update(Path(config_path).read_bytes())
-    for p in [cfg.counts, cfg.samples, *cfg.gene_sets.gmt]:
+    for p in [f for f in (cfg.counts, cfg.samples, *cfg.gene_sets.gmt) if f is not None]:
         h.update(str(Path(p).name).encode())
         h.update(sha256(p).encode())
     h.update(f"bmsc-dge {__version__}; curated {library_version()}; outdir {cfg.outdir}".encode())
