@@ -109,3 +109,21 @@ def test_a_handed_over_study_is_taken_once_and_only_while_its_files_are_unchange
     token = hand_over(study, cfg)
     other = cfg.model_copy(update={"alpha": 0.1})
     assert take_over(token, other) is None  # another config
+
+
+def test_read_counts_reads_a_bulk_h5ad_as_the_cli_does(small_study, tmp_path):
+    """A samples x genes .h5ad (counts in layers['counts'], symbols in var) gives the same study."""
+    from bmsc_dge.config import load_config
+    from bmsc_dge.io import load_study, read_counts
+
+    cfg = load_config(small_study["config"])
+    study = load_study(cfg)
+    a = study.adata.copy()
+    a.X = np.log1p(a.layers["counts"].astype(float))  # X normalised: the counts layer is used
+    a.write_h5ad(tmp_path / "bulk.h5ad")
+    raw, symbols, fmt = read_counts(tmp_path / "bulk.h5ad")
+    assert fmt == "h5ad" and list(raw.columns) == list(a.obs_names)
+    assert list(symbols) == list(a.var["symbol"])
+    again = load_study(cfg.model_copy(update={"counts": tmp_path / "bulk.h5ad"}))
+    np.testing.assert_array_equal(again.adata.layers["counts"], study.adata.layers["counts"])
+    assert list(again.adata.var["symbol"]) == list(study.adata.var["symbol"])

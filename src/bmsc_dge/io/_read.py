@@ -182,6 +182,26 @@ def featurecounts_sample_name(column: str) -> str:
     return name.rstrip("._")
 
 
+def _read_h5ad_counts(path: Path) -> tuple[pd.DataFrame, pd.Series | None, str]:
+    """A samples x genes ``.h5ad`` as :func:`read_counts` returns a table (values checked later)."""
+    import anndata as ad
+
+    try:
+        adata = ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise CountsError(f"cannot read the h5ad file ({exc})", file=path, hint="check the file") from exc
+    m = adata.layers.get("counts", adata.X)
+    dense = np.asarray(m.toarray() if hasattr(m, "toarray") else m)
+    if np.all(np.isfinite(dense)) and np.all(dense == np.round(dense)):
+        dense = dense.astype(np.int64)  # counts stored as floats: no "12.0" warnings downstream
+    df = pd.DataFrame(dense.T, index=adata.var_names.astype(str), columns=adata.obs_names.astype(str))
+    df = df.astype(str)
+    symbols = None
+    if "symbol" in adata.var.columns:
+        symbols = pd.Series(adata.var["symbol"].astype(str).to_numpy(), index=df.index)
+    return df, symbols, "h5ad"
+
+
 def read_counts(
     path: str | Path, *, fmt: str = "auto", symbol_column: str | None = None
 ) -> tuple[pd.DataFrame, pd.Series | None, str]:
@@ -190,7 +210,10 @@ def read_counts(
     Parameters
     ----------
     path
-        Count file.
+        Count file: a table (CSV/TSV, gzip), featureCounts output, or an ``.h5ad`` of samples x
+        genes (raw counts in ``layers["counts"]`` if present, else ``X``; symbols from
+        ``var["symbol"]``). Single-cell ``.h5ad`` files go through a ``pseudobulk`` config or
+        :func:`bmsc_dge.pp.pseudobulk` first.
     fmt
         ``auto``, ``table`` or ``featurecounts``.
     symbol_column
@@ -203,6 +226,8 @@ def read_counts(
         and the detected format.
     """
     path = Path(path)
+    if path.suffix == ".h5ad":
+        return _read_h5ad_counts(path)
     df, detected = read_table(path, error=CountsError)
     if fmt == "featurecounts" and detected != "featurecounts":
         raise CountsError(
