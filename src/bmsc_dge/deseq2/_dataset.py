@@ -124,7 +124,7 @@ class RDeseqDataSet(DeseqDataSet):
         ]
 
     def fit_dispersion_trend(self, vst: bool = False) -> None:
-        """Fit the trend as R does (:func:`bmsc_dge.deseq2._dispersion.parametric_trend_r`)."""
+        """Fit the trend as R does (:func:`bmsc_dge.deseq2._trend.parametric_trend_r`)."""
         fit_type = self.vst_fit_type if vst else self.fit_type
         name = "vst_genewise_dispersions" if vst else "genewise_dispersions"
         if fit_type != "parametric":

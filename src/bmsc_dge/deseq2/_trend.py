@@ -6,7 +6,7 @@ re-selects, **from all those genes**, the ones whose ratio to the current curve 
 ``(1e-4, 15)``, until the squared log change of the coefficients sums below 1e-6. PyDESeq2 0.5.4
 starts from all non-zero genes, fits before the first selection and drops genes cumulatively; its
 trend lands about 1% away from R's, which moves the dispersion-outlier rule and the MAP
-dispersions. :class:`bmsc_dge.deseq2._fit.RDeseqDataSet` uses this fit instead.
+dispersions. :class:`bmsc_dge.deseq2._dataset.RDeseqDataSet` uses this fit instead.
 """
 
 from __future__ import annotations
