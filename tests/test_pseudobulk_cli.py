@@ -77,10 +77,17 @@ def test_a_per_cell_variable_cannot_enter_the_design(h5ad_study):
     assert res.exit_code == 2 and "'phase' varies within a donor" in res.output
 
 
-def test_validate_checks_every_cell_type(h5ad_study):
+def test_validate_checks_every_cell_type(h5ad_study, monkeypatch):
+    """Both cell types are checked from one read of the .h5ad."""
+    import anndata
+
     folder, _, _ = h5ad_study
+    reads = []
+    read = anndata.read_h5ad
+    monkeypatch.setattr(anndata, "read_h5ad", lambda *a, **k: reads.append(a) or read(*a, **k))
     res = CliRunner().invoke(app, ["validate", str(folder / "config.yaml")])
     assert res.exit_code == 0, res.output
+    assert len(reads) == 1
     assert "ok: sc_MSC: " in res.output and "ok: sc_T_cell: " in res.output and "8 samples" in res.output
 
 

@@ -10,15 +10,18 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from bmsc_dge.cli._terminal import StageDisplay, summary_lines
-from bmsc_dge.config import load_config
+from bmsc_dge.config import StudyConfig, load_config
 from bmsc_dge.errors import BmscDgeError
 from bmsc_dge.runs import server_environment as server_environment  # used by `bmsc-dge server`
+
+if TYPE_CHECKING:  # the study types import scanpy; the CLI loads them only when it runs
+    from bmsc_dge.io import Study
 
 app = typer.Typer(
     add_completion=False,
@@ -62,22 +65,33 @@ def validate(
 ) -> None:
     """Check the config, counts, sample sheet and design without running anything."""
     _logging(True)
-    from bmsc_dge.config import load_config
-    from bmsc_dge.io import check_gene_sets, load_study
+    for cfg, study in _checked_studies(config, None)[1]:
+        out.print(
+            f"ok: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples; "
+            f"{study.mapping.as_text()}"
+        )
+
+
+def _checked_studies(
+    config: Path, outdir: Path | None
+) -> tuple[StudyConfig, list[tuple[StudyConfig, Study]]]:
+    """The config and every study it describes, loaded and checked (one per pseudobulk cell type).
+
+    Raises
+    ------
+    typer.Exit
+        With the one-line error of the first input problem.
+    """
+    from bmsc_dge.io import check_gene_sets, load_studies
 
     try:
-        base = load_config(config)
-        for cfg in (
-            [base.for_cell_type(ct) for ct in base.pseudobulk.cell_types] if base.pseudobulk else [base]
-        ):
-            study = load_study(cfg)
+        base = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
+        studies = load_studies(base)
+        for cfg, study in studies:
             check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
-            out.print(
-                f"ok: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples; "
-                f"{study.mapping.as_text()}"
-            )
     except BmscDgeError as exc:
         raise _fail(exc) from None
+    return base, studies
 
 
 def _connect(temporary_server: bool) -> None:
@@ -133,20 +147,8 @@ def run(
 
     prefect_environment()
     _logging(verbose)
-    from bmsc_dge.config import load_config
-    from bmsc_dge.io import check_gene_sets, load_study
-
-    try:  # pre-flight: bad input is reported in one line before Prefect starts
-        base = load_config(config.resolve(), outdir=outdir.resolve() if outdir else None)
-        cell_types: list[str | None] = list(base.pseudobulk.cell_types) if base.pseudobulk else [None]
-        checked = []
-        for ct in cell_types:
-            cfg = base.for_cell_type(ct) if ct is not None else base
-            study = load_study(cfg)
-            check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
-            checked.append((cfg, study))
-    except BmscDgeError as exc:
-        raise _fail(exc) from None
+    _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
+    cell_types = [cfg.pseudobulk.cell_types[0] if cfg.pseudobulk else None for cfg, _ in checked]
     from bmsc_dge.runs import listen
 
     t0 = time.perf_counter()
@@ -207,24 +209,15 @@ def batch(
 
     prefect_environment()
     _logging(verbose)
-    from bmsc_dge.io import check_gene_sets, hand_over, load_study
+    from bmsc_dge.io import hand_over
 
     names: list[str] = []
     tokens: list[str | None] = []
     for config in configs:
-        try:
-            cfg = load_config(config.resolve())
-            per_type = (
-                [cfg.for_cell_type(ct) for ct in cfg.pseudobulk.cell_types] if cfg.pseudobulk else [cfg]
-            )
-            for one in per_type:
-                study = load_study(one)
-                check_gene_sets(one, list(study.adata.var["symbol"].astype(str)))
-        except BmscDgeError as exc:
-            raise _fail(exc) from None
-        names.append(cfg.name)
+        base, checked = _checked_studies(config, None)
+        names.append(base.name)
         # a pseudobulk study runs a sub-flow per cell type, each reading its own inputs
-        tokens.append(hand_over(study, cfg) if cfg.pseudobulk is None else None)
+        tokens.append(hand_over(checked[0][1], base) if base.pseudobulk is None else None)
     t0 = time.perf_counter()
     _connect(temporary_server)
     from flows.batch import run_studies

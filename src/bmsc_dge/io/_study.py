@@ -123,24 +123,58 @@ def load_study(cfg: StudyConfig) -> Study:
     return _assemble(counts, symbols, sheet, cfg, fmt, cfg.counts, samples)
 
 
+def load_studies(cfg: StudyConfig) -> list[tuple[StudyConfig, Study]]:
+    """Every study a config describes, each with its own config.
+
+    One for a bulk config; one per cell type for a ``pseudobulk`` config, whose ``.h5ad`` is read
+    and summed once for all of them.
+
+    Raises
+    ------
+    bmsc_dge.errors.InputError
+        As :func:`load_study`.
+    """
+    if cfg.pseudobulk is None:
+        return [(cfg, load_study(cfg))]
+    pb = _pseudobulk_profiles(cfg)
+    out = []
+    for cell_type in cfg.pseudobulk.cell_types:
+        one = cfg.for_cell_type(cell_type)
+        out.append((one, _cell_type_study(pb, one)))
+    return out
+
+
 def _load_pseudobulk(cfg: StudyConfig) -> Study:
     """The study of ``cfg.pseudobulk``'s one cell type from a cells x genes ``.h5ad``.
 
     Raises
     ------
     bmsc_dge.errors.InputError
-        For a file that is not a readable h5ad, a config naming several cell types (run them one at
-        a time: :meth:`StudyConfig.for_cell_type`), a cell type with no profile left, non-count data.
+        For a config naming several cell types (load them with :func:`load_studies`), and as
+        :func:`_pseudobulk_profiles` and :func:`_cell_type_study`.
+    """
+    if cfg.pseudobulk is None or len(cfg.pseudobulk.cell_types) != 1:
+        raise DesignError(
+            "a pseudobulk study is loaded one cell type at a time",
+            file=cfg.counts,
+            hint="use load_studies(cfg) or StudyConfig.for_cell_type(name) (bmsc-dge run does)",
+        )
+    return _cell_type_study(_pseudobulk_profiles(cfg), cfg)
+
+
+def _pseudobulk_profiles(cfg: StudyConfig) -> ad.AnnData:
+    """Read the cells x genes ``.h5ad`` of ``cfg.counts`` and sum it per donor and cell type.
+
+    Raises
+    ------
+    bmsc_dge.errors.InputError
+        For a file that is not a readable ``.h5ad`` or data that are not raw counts.
     """
     from bmsc_dge.pp import pseudobulk
 
     pb_cfg = cfg.pseudobulk
-    if pb_cfg is None or len(pb_cfg.cell_types) != 1:
-        raise DesignError(
-            "a pseudobulk study is loaded one cell type at a time",
-            file=cfg.counts,
-            hint="use StudyConfig.for_cell_type(name) (bmsc-dge run does this for each of `cell_types`)",
-        )
+    if pb_cfg is None:
+        raise DesignError("no `pseudobulk` block in the config", file=cfg.counts)
     if cfg.counts.suffix != ".h5ad":
         raise CountsError(
             "a `pseudobulk` study needs an .h5ad file of cells x genes as `counts`",
@@ -153,9 +187,8 @@ def _load_pseudobulk(cfg: StudyConfig) -> Study:
         raise CountsError(
             f"cannot read the h5ad file ({exc})", file=cfg.counts, hint="check the file"
         ) from exc
-    cell_type = pb_cfg.cell_types[0]
     try:
-        pb = pseudobulk(
+        return pseudobulk(
             cells,
             pb_cfg.sample_key,
             pb_cfg.cell_type_key,
@@ -166,6 +199,14 @@ def _load_pseudobulk(cfg: StudyConfig) -> Study:
     except InputError as exc:
         exc.file = exc.file or str(cfg.counts)
         raise
+
+
+def _cell_type_study(pb: ad.AnnData, cfg: StudyConfig) -> Study:
+    """The study of the one cell type of ``cfg`` (:meth:`StudyConfig.for_cell_type`) in ``pb``."""
+    pb_cfg = cfg.pseudobulk
+    if pb_cfg is None or len(pb_cfg.cell_types) != 1:
+        raise DesignError("expected the config of one pseudobulk cell type", file=cfg.counts)
+    cell_type = pb_cfg.cell_types[0]
     sub = pb[pb.obs[pb_cfg.cell_type_key] == cell_type].copy()
     if sub.n_obs == 0:
         present = ", ".join(sorted(set(pb.obs[pb_cfg.cell_type_key])))
