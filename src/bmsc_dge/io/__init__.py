@@ -10,6 +10,7 @@ subclass naming the file, the row or column, and what to do.
 """
 
 from bmsc_dge.io._design import check_full_rank, prepare_design_frame
+from bmsc_dge.io._handoff import hand_over, take_over
 from bmsc_dge.io._ids import (
     MappingReport,
     collapse_by_symbol,
@@ -24,11 +25,9 @@ from bmsc_dge.io._study import (
     apply_prefilter,
     check_gene_sets,
     design_matrix_for,
-    hand_over,
     load_studies,
     load_study,
     study_from_anndata,
-    take_over,
 )
 from bmsc_dge.io._validate import match_samples, parse_counts
 

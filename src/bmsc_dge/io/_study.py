@@ -4,15 +4,13 @@ This is the glue between reading (``_read``), checking (``_validate``) and ID ma
 the Prefect flow calls :func:`load_study` and :func:`apply_prefilter` as tasks.
 
 Inputs are read once per run: the CLI checks a study before Prefect starts and hands the loaded
-study to the flow in the same process (:func:`hand_over` / :func:`take_over`), which reads the
+study to the flow in the same process (``_handoff``: ``hand_over`` / ``take_over``), which reads the
 files only when nothing was handed over or a file changed in between.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -359,44 +357,3 @@ def apply_prefilter(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.Data
             hint="check that the matrix holds raw counts, or relax `filter` / set `prefilter: false`",
         )
     return study.adata[:, keep].copy(), table
-
-
-_HANDED_OVER: dict[str, tuple[tuple[object, ...], Study]] = {}
-_HANDOFF_LOCK = threading.Lock()
-
-
-def _input_key(cfg: StudyConfig) -> tuple[object, ...]:
-    """The config and the size, mtime and inode of every input file: equal keys, equal study."""
-    files = [f for f in (cfg.counts, cfg.samples) if f is not None]
-    stats = []
-    for f in files:
-        st = f.stat()
-        stats.append((str(f), st.st_size, st.st_mtime_ns, st.st_ino))
-    return (cfg.model_dump_json(), *stats)
-
-
-def hand_over(study: Study, cfg: StudyConfig) -> str:
-    """Keep ``study`` (loaded from ``cfg``) for one :func:`take_over` in this process; return its token."""
-    token = uuid.uuid4().hex
-    with _HANDOFF_LOCK:
-        _HANDED_OVER[token] = (_input_key(cfg), study)
-    return token
-
-
-def take_over(token: str | None, cfg: StudyConfig) -> Study | None:
-    """The study handed over under ``token`` if it was loaded from this config and unchanged files.
-
-    Returns ``None`` (the caller loads the study) for no token, an unknown token (another
-    process), a different config or an input file changed since it was read. A token works once.
-    """
-    if token is None:
-        return None
-    with _HANDOFF_LOCK:
-        entry = _HANDED_OVER.pop(token, None)
-    if entry is None:
-        return None
-    key, study = entry
-    if key != _input_key(cfg):
-        logger.info("inputs changed since they were checked: reading them again")
-        return None
-    return study
