@@ -15,10 +15,12 @@ the measured process. Rows:
 * ``gsea:*``          (``--gsea``) 71 sets (curated + Hallmark) and 1,000 random sets (sizes
                       log-uniform 15-500), 1,000 permutations, 20,000 genes; bmsc-dge vs gseapy
 * ``flow:*``          (``--flow``) the whole ``bmsc-dge run configs/example.yaml`` process (DE, GSEA on
-                      curated + Hallmark + GO BP, targets, tables, workbook, h5ad, 31 figures, report):
-                      against a running Prefect server (how scheduled runs execute) and with
-                      Prefect's temporary server (``bash scripts/dev example``); with ``--r``, R
-                      DESeq2 alone on the same example files and design
+                      curated + Hallmark + GO BP, leave-one-out stability, targets, tables, workbook,
+                      h5ad, figures, report) as a one-off run (no server configured: the first in a
+                      new folder starts its background server, a later one reuses it), against a
+                      running Prefect server (how scheduled runs execute) and with Prefect's
+                      temporary server; with ``--r``, R DESeq2 alone on the same example files and
+                      design, measured in turn with them in every repeat (``x vs R`` = R / flow)
 * ``batch:*``         (``--batch``) ``bmsc-dge batch`` of 20 simulated studies (2,000 or 300
                       genes x 8 samples each, curated + Hallmark, stability on), 4 at a time, against a
                       ``bmsc-dge server`` on SQLite and on a throw-away PostgreSQL cluster
@@ -250,24 +252,56 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+R_EXAMPLE = [
+    "Rscript",
+    str(ROOT / "benchmarks" / "r_deseq2.R"),
+    str(ROOT / "data" / "example" / "counts.tsv.gz"),
+    str(ROOT / "data" / "example" / "samples.tsv"),
+    "~ batch + sex + condition",
+    "condition",
+    "T2DM",
+    "control",
+]
+FLOW_ROWS = {
+    "r": "R DESeq2 alone on the example (20000 x 12)",
+    "first": "flow:example, one-off run, first in a new folder (background server started)",
+    "later": "flow:example, one-off run, later (background server reused)",
+    "served": "flow:example, Prefect server running (PREFECT_API_URL set)",
+    "temporary": "flow:example, Prefect's temporary server (--temporary-server)",
+}
+
+
 def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+    """The example run every way it can be started, side by side with R DESeq2 alone.
+
+    Each repeat runs every variant once, in turn (R first), so machine noise falls on all of them
+    alike; a one-off run is ``bmsc-dge run`` with no server configured (the first in a new folder
+    starts the folder's background server, the later one reuses it).
+    """
     exe = str(Path(sys.executable).with_name("bmsc-dge"))
     config = str(ROOT / "configs" / "example.yaml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PREFECT_API_URL", "PREFECT_HOME", "BMSC_DGE_LOCAL_SERVER")
+    }
+    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    times: dict[str, list[float]] = {k: [] for k in FLOW_ROWS}
+    peaks: dict[str, list[float]] = {k: [] for k in FLOW_ROWS}
+
+    def record(kind: str, measured: tuple[float, float]) -> None:
+        times[kind].append(measured[0])
+        peaks[kind].append(measured[1])
+
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            **os.environ,
-            "PREFECT_HOME": home,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-        }
         port = _free_port()
         server = subprocess.Popen(
             [exe, "server", "--port", str(port)],
-            env=env,
+            env={**env, "PREFECT_HOME": home},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        served = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
         try:
             import urllib.request
 
@@ -277,60 +311,34 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
                     break
                 except OSError:
                     time.sleep(0.5)
-            served = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
-            times, peaks = [], []
             for _ in range(repeats):
+                if with_r:
+                    record("r", _timed(R_EXAMPLE))
                 with tempfile.TemporaryDirectory() as tmp:
-                    s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=served)
-                    times.append(s)
-                    peaks.append(m)
-            rows.append(_row("flow:example, Prefect server running (20000 x 12)", times, peaks))
+                    try:
+                        record("first", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env))
+                        record("later", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env))
+                    finally:
+                        subprocess.run([exe, "server", "--stop"], cwd=tmp, env=env, capture_output=True)
+                with tempfile.TemporaryDirectory() as tmp:
+                    record("served", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=served))
+                with tempfile.TemporaryDirectory() as tmp:
+                    record(
+                        "temporary",
+                        _timed([exe, "run", "--temporary-server", config, "--outdir", tmp], cwd=tmp, env=env),
+                    )
         finally:
             server.terminate()
             server.wait(timeout=30)
-    times, peaks = [], []
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            s, m = _timed([exe, "run", "--temporary-server", config, "--outdir", tmp], cwd=tmp, env=env)
-            times.append(s)
-            peaks.append(m)
-    rows.append(_row("flow:example, temporary Prefect server (20000 x 12)", times, peaks))
-    # the default without PREFECT_API_URL: the project's background server, started by the first
-    # run of a fresh folder and reused by the next one
-    first, later, peaks1, peaks2 = [], [], [], []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            local = {**env, "BMSC_DGE_LOCAL_SERVER": "on"}
-            try:
-                s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=local)
-                first.append(s)
-                peaks1.append(m)
-                s, m = _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=local)
-                later.append(s)
-                peaks2.append(m)
-            finally:
-                subprocess.run([exe, "server", "--stop"], cwd=tmp, env=local, capture_output=True)
-    rows.append(_row("flow:example, first run of a folder (background server started)", first, peaks1))
-    rows.append(_row("flow:example, later run (background server reused)", later, peaks2))
-    if with_r:
-        times, peaks = [], []
-        for _ in range(repeats):
-            s, m = _timed(
-                [
-                    "Rscript",
-                    str(ROOT / "benchmarks" / "r_deseq2.R"),
-                    str(ROOT / "data" / "example" / "counts.tsv.gz"),
-                    str(ROOT / "data" / "example" / "samples.tsv"),
-                    "~ batch + sex + condition",
-                    "condition",
-                    "T2DM",
-                    "control",
-                ]
-            )
-            times.append(s)
-            peaks.append(m)
-        rows.append(_row("R DESeq2 alone on the example (20000 x 12)", times, peaks))
+    r_median = statistics.median(times["r"]) if times["r"] else None
+    rows = []
+    for kind, label in FLOW_ROWS.items():
+        if not times[kind]:
+            continue
+        extra = {}
+        if r_median and kind != "r":
+            extra["x vs R"] = r_median / statistics.median(times[kind])
+        rows.append(_row(label, times[kind], peaks[kind], **extra))
     return rows
 
 

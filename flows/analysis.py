@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -18,6 +20,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import temporary_settings
 from prefect.utilities.annotations import quote
 
 from bmsc_dge import deseq2 as de_mod
@@ -405,17 +408,44 @@ def changes_task(previous: Path, results: list[ContrastResult], cfg: StudyConfig
     return out
 
 
+@contextmanager
+def command_line_settings(api_url: str | None = None) -> Iterator[None]:
+    """Prefect settings for runs started by ``bmsc-dge run`` / ``batch`` (not by a deployment).
+
+    ``api_url``: the server to record the run in, when it was chosen after Prefect was imported
+    (Prefect reads ``PREFECT_API_URL`` once, at import; the command line imports Prefect while
+    the project's background server is still starting).
+
+    Flow-run heartbeats are switched off unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` (or its old
+    name ``PREFECT_RUNNER_HEARTBEAT_FREQUENCY``) is set. Prefect (3.9) emits them every 180 s so
+    that an automation can mark a silent run as crashed, but its heartbeat thread sleeps in
+    one-second steps and is joined when the run ends, which adds ~1 s to every flow and sub-flow
+    run (2 s of a ~17 s example run). A command-line run is watched by the person who started it
+    (and a run killed with SIGKILL leaves no process behind); deployments served by
+    ``bmsc-dge serve`` or a worker keep Prefect's default.
+    """
+    updates: dict[str, Any] = {"api.url": api_url} if api_url else {}
+    if not {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY"} & set(os.environ):
+        updates["flows.heartbeat_frequency"] = None
+    with temporary_settings(updates=updates):  # type: ignore[arg-type]
+        yield
+
+
 def run_config(
     config_path: str | Path,
     outdir: str | Path | None = None,
     checked: tuple[StudyConfig, Study] | None = None,
     cell_type: str | None = None,
+    api_url: str | None = None,
 ) -> Path:
     """Run the flow in-process (used by the CLI) and return the run folder.
 
     ``checked``: the config and study the caller already loaded from ``config_path`` (and
     ``outdir``; for ``cell_type`` of a pseudobulk config); the flow uses them instead of reading
-    the inputs again.
+    the inputs again. ``api_url``: see :func:`command_line_settings`.
     """
     token = hand_over(checked[1], checked[0]) if checked is not None else None
-    return Path(bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token, cell_type))
+    with command_line_settings(api_url):
+        return Path(
+            bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token, cell_type)
+        )

@@ -110,3 +110,85 @@ def test_sigkill_leaves_no_process_of_the_run(small_study, after):
         if proc.poll() is None:
             proc.kill()
         run_cli("server", "--stop", cwd=folder, extra_env=ON)
+
+
+def _block_type_ids(db: Path) -> list[tuple[str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return sorted(con.execute("SELECT slug, id FROM block_type").fetchall())
+
+
+@pytest.mark.e2e
+def test_a_new_folder_starts_from_the_prepared_template(tmp_path):
+    """`scripts/dev setup` prepares an empty, migrated database; a new folder's server starts on a
+    copy of it (the block types carry the template's ids) instead of migrating a new one."""
+    from bmsc_dge.runs import localserver
+
+    template = localserver.prepare_template()  # made by setup; made here if the test runs alone
+    assert template.is_file() and _block_type_ids(template)
+    home = tmp_path / ".prefect"
+    state, started = localserver.ensure(home)
+    try:
+        assert started and healthy(state["api"])
+        assert _block_type_ids(home / "prefect.db") == _block_type_ids(template)
+        assert localserver.seed_database(home) is False  # an existing database is never replaced
+    finally:
+        localserver.stop(home)
+
+
+@pytest.mark.e2e
+def test_concurrent_first_runs_share_one_server(tmp_path):
+    """Two runs starting in a new folder at once: the second waits for the first one's server."""
+    import threading
+
+    from bmsc_dge.runs import localserver
+
+    home = tmp_path / ".prefect"
+    first_state, launched = localserver.begin(home)
+    assert first_state is None and launched is not None
+    result: dict[str, object] = {}
+    second = threading.Thread(
+        target=lambda: result.update(zip(("state", "launch"), localserver.begin(home), strict=True))
+    )
+    second.start()
+    time.sleep(1.0)
+    assert second.is_alive()  # blocked on the folder's lock while the first server starts
+    try:
+        state = localserver.wait(launched)
+        second.join(timeout=60)
+        assert not second.is_alive()
+        assert result["launch"] is None and result["state"]["pid"] == state["pid"]  # type: ignore[index]
+    finally:
+        localserver.stop(home)
+
+
+def _processes_with_home(home: Path) -> list[int]:
+    """Processes whose environment has PREFECT_HOME=home (from /proc)."""
+    needle = f"PREFECT_HOME={home}".encode()
+    out = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if needle in environ.read_bytes().split(b"\0"):
+                out.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.e2e
+def test_refused_inputs_leave_no_server_behind(small_study):
+    """`bmsc-dge run` launches a new folder's server before it reads the inputs; when they are
+    refused, the server it launched is stopped and nothing is recorded."""
+    folder = small_study["counts"].parent
+    bad = folder / "bad.yaml"
+    bad.write_text(small_study["config"].read_text().replace("design:", "design_typo:"))
+    proc = run_cli("run", str(bad), cwd=folder, extra_env=ON)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:"), proc.stdout + proc.stderr
+    home = folder / ".prefect"
+    assert (home / "bmsc-dge-server.log").exists()  # the server was launched (its log opened) ...
+    assert not (home / STATE_FILE).exists()  # ... and never recorded
+    deadline = time.time() + 20
+    while _processes_with_home(home) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _processes_with_home(home) == []

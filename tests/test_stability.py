@@ -80,3 +80,38 @@ def test_set_stability_copes_when_no_curated_set_is_testable(study):
     res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, curated=curated, min_size=5)
     row = res.sets.set_index("term").loc["REAL"]
     assert row["stability_nes_min"] <= row["stability_nes_max"] and 0 <= row["stability_enriched"] <= 1
+
+
+def test_forked_refits_give_the_same_answer_as_in_process(study):
+    fit, de, cfg = study
+    curated = {"REAL": [f"G{i:03d}" for i in range(10)], "NULL": [f"G{i:03d}" for i in range(100, 130)]}
+    kw = dict(alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    one = leave_one_out(fit, "~ condition", CONTRAST, de, **kw, processes=1)
+    three = leave_one_out(fit, "~ condition", CONTRAST, de, **kw, processes=3)
+    pd.testing.assert_frame_equal(one.genes, three.genes)
+    pd.testing.assert_frame_equal(one.sets, three.sets)
+    assert one.left_out == three.left_out
+
+
+def test_a_refit_that_fails_in_a_process_is_skipped_and_named(study, monkeypatch, caplog):
+    """A refit raising a bmsc-dge error (e.g. a design gone singular) is skipped with its sample named."""
+    import os
+
+    from bmsc_dge.errors import FitError
+    from bmsc_dge.targets import _stability
+
+    fit, de, cfg = study
+    real_fit = _stability.de_mod.fit_deseq2
+    parent = os.getpid()
+
+    def fails_without_s3(adata, *args, **kwargs):
+        if "S3" not in adata.obs_names:
+            assert os.getpid() != parent  # the refit ran in a forked process
+            raise FitError("singular without S3")
+        return real_fit(adata, *args, **kwargs)
+
+    monkeypatch.setattr(_stability.de_mod, "fit_deseq2", fails_without_s3)
+    with caplog.at_level("WARNING", logger="bmsc_dge"):
+        res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, processes=2)
+    assert res.skipped == ["S3"] and "S3" not in res.left_out and len(res.left_out) == 7
+    assert "refit without sample S3 failed (singular without S3)" in caplog.text

@@ -195,6 +195,8 @@ class ExecutionConfig(_Strict):
     n_workers: int = Field(2, ge=1)
     #: forked processes drawing the figures while the run's tables are written (1: in-process)
     figure_processes: int = Field(2, ge=1)
+    #: forked processes sharing the leave-one-out refits (1: in-process; Dask workers use 1)
+    stability_processes: int = Field(2, ge=1)
 
 
 class PseudobulkConfig(_Strict):

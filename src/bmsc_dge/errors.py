@@ -91,8 +91,16 @@ class RunDirError(BmscDgeError):
     """The output folder cannot be used safely (e.g. it would overwrite a run)."""
 
 
-class FigureError(BmscDgeError):
+class ForkedWorkError(BmscDgeError):
+    """Work split over forked processes failed (the message carries the child's traceback)."""
+
+
+class FigureError(ForkedWorkError):
     """Drawing the run's figures failed (the message carries the drawing process's traceback)."""
+
+
+class StabilityError(ForkedWorkError):
+    """A leave-one-out refit process raised or died (the message carries its traceback)."""
 
 
 class FitError(BmscDgeError):

@@ -34,13 +34,27 @@ def server(
     stop_background: Annotated[
         bool, typer.Option("--stop", help="Stop the background server `bmsc-dge run` started, then exit.")
     ] = False,
+    prepare: Annotated[
+        bool,
+        typer.Option(
+            "--prepare",
+            help="Make the empty, migrated Prefect database new project folders start from "
+            "(scripts/dev setup does this), then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Start the Prefect server (API + UI) with a project-local database; Ctrl-C stops it."""
+    from bmsc_dge.runs import localserver
+
     prefect_environment()
     home = Path(os.environ["PREFECT_HOME"])
+    if prepare:
+        try:
+            out.print(f"Prefect database template: {localserver.prepare_template()}", soft_wrap=True)
+        except BmscDgeError as exc:
+            raise _fail(exc) from None
+        return
     if show_status or stop_background:
-        from bmsc_dge.runs import localserver
-
         if stop_background:
             state = localserver.stop(home)
             out.print(
@@ -54,6 +68,8 @@ def server(
         out.print(f"background Prefect server: {state['ui']} (pid {state['pid']}, since {state['started']})")
         out.print(f"log: {state['log']}; stop: bmsc-dge server --stop", soft_wrap=True)
         return
+    if database_url is None:
+        localserver.seed_database(home)  # a new folder starts from the migrated template
     env = dict(os.environ)
     env.update(server_environment(host, port, database_url))
     exe = Path(sys.executable).with_name("prefect")

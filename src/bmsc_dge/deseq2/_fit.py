@@ -48,7 +48,7 @@ from scipy.stats import chi2
 
 from bmsc_dge import engines
 from bmsc_dge.config import Contrast, DEConfig
-from bmsc_dge.deseq2._blocks import R_RIDGE
+from bmsc_dge.deseq2._blocks import R_RIDGE, one_blas_thread
 from bmsc_dge.deseq2._dataset import RDeseqDataSet
 from bmsc_dge.deseq2._design import resolve_coefficient, with_references
 from bmsc_dge.deseq2._glm import threshold_test
@@ -131,7 +131,7 @@ def fit_deseq2(
     sf_type = size_factor_type(counts.to_numpy(), cfg.size_factors)
     engine = engines.get("deseq2", cfg.engine)
     dataset_class, inference_class = engine.implementation
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore", category=UserWarning)
         dds = dataset_class(
             counts=counts,
@@ -240,7 +240,7 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     """
     dds = fit.dds
     vec, coeff = _contrast_vector(fit, contrast)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore", category=UserWarning)
         # R's ridge is lambda = 1e-6 on the log2 scale, i.e. 1e-6 / log(2)^2 on PyDESeq2's natural-log
         # scale (PyDESeq2 uses 1e-6); prior_LFC_var sets the Wald ridge to diag(1 / prior_LFC_var^2).

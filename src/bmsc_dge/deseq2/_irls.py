@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import gammaln
 
-from bmsc_dge.deseq2._blocks import crossprod
+from bmsc_dge.deseq2._blocks import crossprod, outer_rows
 
 
 def nb_deviance(y: np.ndarray, mu: np.ndarray, disp: np.ndarray) -> np.ndarray:
@@ -74,7 +74,7 @@ def irls_r(
         w = m / (1.0 + disp[idx][None, :] * m)
         z = np.log(m / sf[:, None]) + (y[:, idx] - m) / m
         a = crossprod(x, w) + lam
-        b = np.einsum("ni,ng->gi", x, w * z, optimize=True)
+        b = (w * z).T @ x
         new = np.linalg.solve(a, b[..., None])[..., 0]
         bad = np.abs(new).max(axis=1) > large
         beta[idx] = new
@@ -92,7 +92,7 @@ def irls_r(
     w = mu / (1.0 + disp[None, :] * mu)
     a = crossprod(x, w) + lam
     ainv = np.linalg.inv(a)
-    hat = np.einsum("ni,gij,nj->ng", x, ainv, x, optimize=True) * w
+    hat = (outer_rows(x) @ ainv.reshape(ainv.shape[0], -1).T) * w
     return beta, sf[:, None] * np.exp(x @ beta.T), hat, converged
 
 

@@ -40,7 +40,7 @@ def save_figure(fig: Figure | Axes, stem: str | Path, *, dpi: int = 130) -> list
             paths.append(p)
             # the layout is solved by the first save (figure-relative, so valid for both formats);
             # freezing it halves the cost of the second
-            fig.set_layout_engine("none")
+            fig.set_layout_engine(None)
     finally:
         fig.set_layout_engine(engine)
     return paths

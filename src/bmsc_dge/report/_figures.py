@@ -11,23 +11,17 @@ Layout under the run folder::
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import itertools
 import logging
-import os
-import pickle
-import signal
-import traceback
 from collections.abc import Callable
 from functools import partial
-from typing import NoReturn
 
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bmsc_dge import pl
+from bmsc_dge._fork import Forked
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.errors import FigureError
 from bmsc_dge.pp import QCResult, heatmap_matrix
@@ -166,97 +160,33 @@ def _running_score_figures(
 class PendingFigures:
     """Figures being drawn in forked processes (or, with one process, drawn on :meth:`result`).
 
-    Matplotlib draws in Python under the GIL, so threads do not help; forked children start in
-    milliseconds with everything already imported (a Dask or spawned worker would first spend
-    seconds importing), draw their share of the figures while the parent writes the tables, and
-    send back ``(index, label, path)`` triples. Children never log, leave with ``os._exit`` and are
-    killed by Linux if the forking thread dies (``PR_SET_PDEATHSIG``), so create and collect a
+    Matplotlib draws in Python under the GIL, so threads do not help; forked children
+    (:class:`bmsc_dge._fork.Forked`) draw their share of the figures while the parent writes the
+    tables, and send back ``(index, label, path)`` triples. Create and collect a
     ``PendingFigures`` in the same thread.
     """
 
     def __init__(
         self, run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, processes: int
     ) -> None:
-        self._args = (run, cfg, results, qc)
-        self._children: list[tuple[int, int]] = []  # (pid, read fd)
-        if processes > 1 and hasattr(os, "fork"):
-            parent = os.getpid()
-            for k in range(processes):
-                read, write = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # child
-                    _die_with(parent)
-                    os.close(read)
-                    _child_main(write, run, cfg, results, qc, (k, processes))
-                os.close(write)
-                self._children.append((pid, read))
+        n = max(1, processes)
+        self._work: Forked[list[tuple[int, str, str]]] = Forked(
+            [partial(_draw_share, run, cfg, results, qc, share=(k, n)) for k in range(n)],
+            "drawing figures",
+            FigureError,
+        )
+        self._processes = n
 
     def cancel(self) -> None:
         """Stop and reap the drawing processes (when the run fails before :meth:`result`)."""
-        for pid, read in self._children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read)
-        self._children = []
-        self._args = None  # type: ignore[assignment]
+        self._work.cancel()
 
     def result(self) -> dict[str, str]:
         """Wait for the drawing to finish; ``label -> PNG path relative to the run folder``."""
-        entries: list[tuple[int, str, str]] = []
-        if not self._children:
-            entries = _draw_share(*self._args, share=(0, 1))
-        errors = []
-        for pid, read in self._children:
-            with os.fdopen(read, "rb") as fh:
-                payload = fh.read()
-            _, status = os.waitpid(pid, 0)
-            try:
-                kind, value = pickle.loads(payload)
-            except Exception:
-                kind, value = "error", f"figure process {pid} ended with status {status} and no result"
-            if kind == "ok":
-                entries.extend(value)
-            else:
-                errors.append(str(value))
-        if errors:
-            raise FigureError("drawing figures failed:\n" + "\n".join(errors))
+        entries = [e for part in self._work.result() for e in part]
         out = {label: path for _, label, path in sorted(entries)}
-        logger.info("wrote %d figures (%d process(es))", len(out), max(1, len(self._children)))
+        logger.info("wrote %d figures (%d process(es))", len(out), self._processes)
         return out
-
-
-def _die_with(parent: int) -> None:
-    """Ask Linux to SIGKILL this child when its parent dies (no orphans writing into a run folder)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: children finish their share and exit
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _child_main(
-    fd: int,
-    run: RunDir,
-    cfg: StudyConfig,
-    results: list[ContrastResult],
-    qc: QCResult,
-    share: tuple[int, int],
-) -> NoReturn:
-    code = 0
-    try:
-        logging.disable(logging.CRITICAL)  # the parent's handlers (Prefect's API logger) are not ours
-        try:
-            payload = pickle.dumps(("ok", _draw_share(run, cfg, results, qc, share)))
-        except BaseException:
-            payload = pickle.dumps(("error", traceback.format_exc()))
-            code = 1
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-    finally:
-        os._exit(code)
 
 
 def write_figures(

@@ -68,6 +68,16 @@ def gsea_collection(
     )
 
 
+def dask_worker() -> str | None:
+    """The address of the Dask worker running this code, or None outside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return None
+
+
 def contrast_stability(
     fit: de_mod.DEFit,
     contrast: Contrast,
@@ -92,6 +102,7 @@ def contrast_stability(
         seed=cfg.seed,
         min_size=g.min_size,
         max_size=g.max_size,
+        processes=1 if dask_worker() else cfg.execution.stability_processes,
     )
 
 
@@ -214,12 +225,7 @@ def analyse_fit_group(
     """
     import time
 
-    try:
-        from distributed import get_worker
-
-        where = str(get_worker().address)
-    except (ImportError, ValueError):
-        where = "local"
+    where = dask_worker() or "local"
     t = time.perf_counter()
     with stage(f"DESeq2 fit ({adata.n_vars} genes x {adata.n_obs} samples)"):
         fit = step("deseq2-fit", de_mod.fit_deseq2, adata, frame, cfg.design, references, cfg.de)

@@ -1,0 +1,51 @@
+"""The `bmsc-dge` entry point: exit statuses and complete output with the fast process end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _main_with(app_body: str) -> subprocess.CompletedProcess:
+    """Run ``bmsc_dge.cli.main()`` in a fresh interpreter with ``app`` replaced by ``app_body``."""
+    script = f"""
+import sys
+import bmsc_dge.cli as cli
+def app():
+{app_body}
+cli.app = app
+sys.exit(cli.main())
+"""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_success_prints_everything_and_exits_zero():
+    proc = _main_with("    for i in range(20000):\n        print(f'line {i}')")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 20000 and lines[-1] == "line 19999"  # nothing lost to the fast end
+
+
+@pytest.mark.parametrize(("body", "status"), [("    raise SystemExit(2)", 2), ("    raise SystemExit(0)", 0)])
+def test_exit_statuses_pass_through(body, status):
+    assert _main_with(body).returncode == status
+
+
+def test_an_unexpected_error_exits_one_with_its_traceback():
+    proc = _main_with("    raise RuntimeError('boom')")
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "RuntimeError: boom" in proc.stderr
+
+
+def test_a_message_exit_is_printed_and_fails():
+    proc = _main_with("    raise SystemExit('bad thing')")
+    assert proc.returncode == 1 and "bad thing" in proc.stderr
+
+
+def test_exit_handlers_registered_during_the_command_still_run(tmp_path):
+    marker = tmp_path / "ran"
+    body = f"    import atexit\n    atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))"
+    assert _main_with(body).returncode == 0
+    assert marker.read_text() == "yes"

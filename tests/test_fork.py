@@ -1,0 +1,96 @@
+"""Work dealt to forked processes: order kept, failures reported, no process left behind."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bmsc_dge._fork import Forked, fork_map
+from bmsc_dge.errors import FigureError, ForkedWorkError
+
+
+def _pid_and_square(x: int) -> tuple[int, int]:
+    return os.getpid(), x * x
+
+
+def test_fork_map_keeps_the_order_of_the_items_and_uses_the_processes():
+    out = fork_map(_pid_and_square, list(range(11)), 3, "squares")
+    assert [sq for _, sq in out] == [x * x for x in range(11)]
+    pids = {pid for pid, _ in out}
+    assert len(pids) == 3 and os.getpid() not in pids
+    # item i went to process i % 3
+    assert out[0][0] == out[3][0] == out[9][0] != out[1][0]
+
+
+def test_one_process_or_one_item_runs_here():
+    assert fork_map(_pid_and_square, [1, 2], 1, "squares") == [(os.getpid(), 1), (os.getpid(), 4)]
+    assert fork_map(_pid_and_square, [5], 4, "squares") == [(os.getpid(), 25)]
+    assert fork_map(_pid_and_square, [], 4, "squares") == []
+
+
+def test_a_failing_child_raises_the_given_error_with_its_traceback():
+    def boom(x: int) -> int:
+        if x == 4:
+            raise ValueError("four is bad")
+        return x
+
+    with pytest.raises(FigureError, match=r"counting failed:(.|\n)*ValueError: four is bad"):
+        fork_map(boom, list(range(6)), 2, "counting", FigureError)
+
+
+def test_a_child_killed_mid_work_is_an_error_not_a_hang():
+    def die(x: int) -> int:
+        os._exit(3)
+
+    with pytest.raises(ForkedWorkError, match="ended with status"):
+        fork_map(die, [1, 2], 2, "dying")
+
+
+def test_cancel_kills_and_reaps_the_children():
+    work = Forked([lambda: time.sleep(60), lambda: time.sleep(60)], "sleeping")
+    pids = [pid for pid, _ in work._children]
+    assert len(pids) == 2
+    work.cancel()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
+    assert work.result() == []
+
+
+def test_children_die_with_a_killed_parent(tmp_path):
+    """A run killed with SIGKILL while its children work leaves none of them behind."""
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    script = f"""
+import os, time
+from bmsc_dge._fork import fork_map
+def work(x):
+    with open({str(pids)!r}, "a") as fh:
+        fh.write(f"{{os.getpid()}}\\n")
+    time.sleep(120)
+fork_map(work, [1, 2], 2, "sleeping")
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while (not pids.exists() or len(pids.read_text().split()) < 2) and time.time() < deadline:
+        time.sleep(0.1)
+    children = [int(p) for p in pids.read_text().split()]
+    assert len(children) == 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.time() + 20
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    while any(alive(p) for p in children) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in children)
