@@ -115,3 +115,58 @@ def test_a_refit_that_fails_in_a_process_is_skipped_and_named(study, monkeypatch
         res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, processes=2)
     assert res.skipped == ["S3"] and "S3" not in res.left_out and len(res.left_out) == 7
     assert "refit without sample S3 failed (singular without S3)" in caplog.text
+
+
+def _children() -> list[int]:
+    """Live (non-zombie) child processes of this process, from /proc."""
+    import os
+    from pathlib import Path
+
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_refits_started_early_match_and_a_failed_contrast_leaves_no_refit_running(study, monkeypatch):
+    """The refits start before the contrast's Wald test (start_leave_one_out) and give what
+    leave_one_out gives; when the contrast fails meanwhile, the refit processes are stopped."""
+    from bmsc_dge.targets import start_leave_one_out
+
+    fit, de, cfg = study
+    pending = start_leave_one_out(fit, "~ condition", CONTRAST, alpha=0.05, cfg=cfg, processes=2)
+    assert len(_children()) == 2  # working while this process goes on
+    early = pending.result(de)
+    pd.testing.assert_frame_equal(
+        early.genes, leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg).genes
+    )
+    assert _children() == []
+
+    from bmsc_dge.config import StudyConfig
+    from bmsc_dge.tl import _contrast
+
+    study_cfg = StudyConfig.model_validate(
+        {
+            "counts": "c.tsv",
+            "samples": "s.tsv",
+            "design": "~ condition",
+            "contrasts": [CONTRAST.model_dump()],
+            "alpha": 0.05,
+            "de": cfg.model_dump(),
+            "execution": {"stability_processes": 2},
+        }
+    )
+
+    def broken_wald(*args, **kwargs):
+        assert len(_children()) == 2  # the refits are running when the Wald test starts
+        raise RuntimeError("Wald test failed")
+
+    monkeypatch.setattr(_contrast.de_mod, "contrast_table", broken_wald)
+    with pytest.raises(RuntimeError, match="Wald test failed"):
+        _contrast.analyse_contrast(fit, CONTRAST, study_cfg, {}, [])
+    assert _children() == []

@@ -135,6 +135,48 @@ class Forked(Generic[R]):
         return values
 
 
+class ForkedMap(Generic[R]):
+    """``function`` over ``items`` under way in forked children (:func:`fork_map_start`)."""
+
+    def __init__(self, work: Forked[list[R]], n_items: int, n_shares: int) -> None:
+        self._work = work
+        self._n_items = n_items
+        self._n_shares = n_shares
+
+    def cancel(self) -> None:
+        """Kill and reap the children."""
+        self._work.cancel()
+
+    def result(self) -> list[R]:
+        """The values in the order of the items (raises the ``error`` class if a child failed)."""
+        out: list[R] = [None] * self._n_items  # type: ignore[list-item]
+        for k, part in enumerate(self._work.result()):
+            for j, value in enumerate(part):
+                out[k + j * self._n_shares] = value
+        return out
+
+
+def fork_map_start(
+    function: Callable[[T], R],
+    items: Sequence[T],
+    processes: int,
+    what: str,
+    error: type[ForkedWorkError] = ForkedWorkError,
+) -> ForkedMap[R]:
+    """Start ``function`` over ``items``, dealt round-robin to ``processes`` forked children.
+
+    Returns at once; :meth:`ForkedMap.result` waits and returns the values in the order of
+    ``items``. ``processes <= 1`` (or a single item) runs everything in this process, in
+    :meth:`ForkedMap.result`.
+    """
+    n = max(1, min(processes, len(items)))
+    shares = [
+        (lambda k=k: [function(items[i]) for i in range(k, len(items), n)])  # type: ignore[misc]
+        for k in range(n)
+    ]
+    return ForkedMap(Forked(shares, what, error), len(items), n)
+
+
 def fork_map(
     function: Callable[[T], R],
     items: Sequence[T],
@@ -142,19 +184,5 @@ def fork_map(
     what: str,
     error: type[ForkedWorkError] = ForkedWorkError,
 ) -> list[R]:
-    """``[function(x) for x in items]``, the items dealt round-robin to ``processes`` forked children.
-
-    Results come back in the order of ``items``. ``processes <= 1`` (or a single item) runs in this
-    process.
-    """
-    n = max(1, min(processes, len(items)))
-    shares = [
-        (lambda k=k: [function(items[i]) for i in range(k, len(items), n)])  # type: ignore[misc]
-        for k in range(n)
-    ]
-    parts = Forked(shares, what, error).result()
-    out: list[R] = [None] * len(items)  # type: ignore[list-item]
-    for k, part in enumerate(parts):
-        for j, value in enumerate(part):
-            out[k + j * n] = value
-    return out
+    """``[function(x) for x in items]`` in forked children (:func:`fork_map_start`, then its result)."""
+    return fork_map_start(function, items, processes, what, error).result()

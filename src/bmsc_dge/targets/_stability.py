@@ -42,7 +42,7 @@ import pandas as pd
 
 from bmsc_dge import deseq2 as de_mod
 from bmsc_dge import enrichment as gsea_mod
-from bmsc_dge._fork import fork_map
+from bmsc_dge._fork import ForkedMap, fork_map_start
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.errors import BmscDgeError, StabilityError
 
@@ -125,8 +125,50 @@ def leave_one_out(
         GSEA settings of the set re-tests (fewer permutations than the main run by default: NES
         barely depends on the permutation count, the FDR share is an approximate read-out).
     processes
-        Forked processes the refits are dealt to (:func:`bmsc_dge._fork.fork_map`; 1: in this
-        process). The results do not depend on it.
+        Forked processes the refits are dealt to (:func:`bmsc_dge._fork.fork_map_start`; 1: in
+        this process). The results do not depend on it.
+
+    See Also
+    --------
+    start_leave_one_out : the same in two steps, so the refits run while the caller goes on.
+    """
+    pending = start_leave_one_out(
+        fit,
+        design,
+        contrast,
+        alpha=alpha,
+        cfg=cfg,
+        curated=curated,
+        gsea_fdr=gsea_fdr,
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+        processes=processes,
+    )
+    return pending.result(full_de)
+
+
+def start_leave_one_out(
+    fit: de_mod.DEFit,
+    design: str,
+    contrast: Contrast,
+    *,
+    alpha: float,
+    cfg: DEConfig,
+    curated: Mapping[str, Sequence[str]] | None = None,
+    gsea_fdr: float = 0.05,
+    permutations: int = 200,
+    seed: int = 0,
+    min_size: int = 5,
+    max_size: int = 600,
+    processes: int = 1,
+) -> PendingStability:
+    """Start the leave-one-out refits of :func:`leave_one_out` in forked processes and return.
+
+    The refits need only the fit, so they can start before the contrast's own Wald test and
+    GSEA, which then run beside them; :meth:`PendingStability.result` takes the full-data DE
+    table and summarises. Collect (or cancel) it in the thread that started it.
     """
     dds = fit.dds
     samples = [str(s) for s in dds.obs_names]
@@ -136,10 +178,6 @@ def leave_one_out(
     processes = max(1, processes)
     # LFC shrinkage is not used; with several processes each fits on one thread
     refit_cfg = cfg.model_copy(update={"lfc_shrink": False, **({"n_cpus": 1} if processes > 1 else {})})
-    full = full_de.set_index("gene_id")
-    genes = full.index
-    sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
-    lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
 
     def refit(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None] | str:
         """The refit without sample ``i``: its DE columns and set table, or why it failed."""
@@ -170,46 +208,79 @@ def leave_one_out(
                 min_size=min_size,
                 max_size=max_size,
             ).table.set_index("term")[["nes", "fdr"]]
-        return table.reindex(genes)[["padj", "pvalue", "log2FoldChange"]], sets_table
+        return table[["padj", "pvalue", "log2FoldChange"]], sets_table
 
     candidates = [i for i, s in enumerate(samples) if _droppable(meta, s)]
     skipped = [s for s in samples if not _droppable(meta, s)]
     # The refits hold the GIL for much of their time (two threads gave no gain), so they are dealt
     # to forked processes; inside each, numpy runs on one thread.
-    outcomes = fork_map(refit, candidates, processes, "leave-one-out refits", StabilityError)
-    calls, ranks, lfcs, left_out = [], [], [], []
-    nes_rows: list[pd.Series] = []
-    enriched_rows: list[pd.Series] = []
-    for i, outcome in zip(candidates, outcomes, strict=True):
-        if isinstance(outcome, str):
-            logger.warning("stability: refit without sample %s failed (%s); skipped", samples[i], outcome)
-            skipped.append(samples[i])
-            continue
-        table, sets_table = outcome
-        left_out.append(samples[i])
-        calls.append((table["padj"] < alpha).fillna(False).to_numpy())
-        ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
-        lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
-        if sets_table is not None:
-            nes_rows.append(sets_table["nes"].rename(samples[i]))
-            enriched_rows.append((sets_table["fdr"] < gsea_fdr).rename(samples[i]))
-    if not left_out:
-        logger.warning("stability: no sample could be left out (every sample is alone in a design level)")
-        empty = pd.DataFrame({"gene_id": genes})
-        for col in GENE_COLUMNS[1:]:
-            empty[col] = np.nan if col != "stability_flag" else ""
-        return StabilityResult(empty, pd.DataFrame(columns=SET_COLUMNS), left_out, skipped)
-    out, flags = _gene_summary(
-        np.vstack(calls), np.vstack(ranks), np.vstack(lfcs), genes, sig_full, lfc_full, left_out
-    )
-    sets = _set_summary(nes_rows, enriched_rows)
-    logger.info(
-        "stability: %d leave-one-out refits (%s skipped); %d significant genes rest on one sample",
-        len(left_out),
-        ", ".join(skipped) or "none",
-        sum(f.startswith("rests") for f in flags),
-    )
-    return StabilityResult(out, sets, left_out, skipped)
+    work = fork_map_start(refit, candidates, processes, "leave-one-out refits", StabilityError)
+    return PendingStability(work, [samples[i] for i in candidates], skipped, alpha, gsea_fdr)
+
+
+class PendingStability:
+    """Leave-one-out refits under way (:func:`start_leave_one_out`)."""
+
+    def __init__(
+        self,
+        work: ForkedMap[tuple[pd.DataFrame, pd.DataFrame | None] | str],
+        candidates: list[str],
+        skipped: list[str],
+        alpha: float,
+        gsea_fdr: float,
+    ) -> None:
+        self._work = work
+        self._candidates = candidates
+        self._skipped = skipped
+        self._alpha = alpha
+        self._gsea_fdr = gsea_fdr
+
+    def cancel(self) -> None:
+        """Stop the refits (the caller failed before :meth:`result`)."""
+        self._work.cancel()
+
+    def result(self, full_de: pd.DataFrame) -> StabilityResult:
+        """Wait for the refits and summarise them against the full-data DE table ``full_de``."""
+        alpha = self._alpha
+        full = full_de.set_index("gene_id")
+        genes = full.index
+        sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
+        lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
+        skipped = list(self._skipped)
+        calls, ranks, lfcs, left_out = [], [], [], []
+        nes_rows: list[pd.Series] = []
+        enriched_rows: list[pd.Series] = []
+        for sample, outcome in zip(self._candidates, self._work.result(), strict=True):
+            if isinstance(outcome, str):
+                logger.warning("stability: refit without sample %s failed (%s); skipped", sample, outcome)
+                skipped.append(sample)
+                continue
+            table, sets_table = outcome
+            table = table.reindex(genes)
+            left_out.append(sample)
+            calls.append((table["padj"] < alpha).fillna(False).to_numpy())
+            ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
+            lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
+            if sets_table is not None:
+                nes_rows.append(sets_table["nes"].rename(sample))
+                enriched_rows.append((sets_table["fdr"] < self._gsea_fdr).rename(sample))
+        if not left_out:
+            logger.warning("stability: no sample could be left out (every sample is alone in a design level)")
+            empty = pd.DataFrame({"gene_id": genes})
+            for col in GENE_COLUMNS[1:]:
+                empty[col] = np.nan if col != "stability_flag" else ""
+            return StabilityResult(empty, pd.DataFrame(columns=SET_COLUMNS), left_out, skipped)
+        out, flags = _gene_summary(
+            np.vstack(calls), np.vstack(ranks), np.vstack(lfcs), genes, sig_full, lfc_full, left_out
+        )
+        sets = _set_summary(nes_rows, enriched_rows)
+        logger.info(
+            "stability: %d leave-one-out refits (%s skipped); %d significant genes rest on one sample",
+            len(left_out),
+            ", ".join(skipped) or "none",
+            sum(f.startswith("rests") for f in flags),
+        )
+        return StabilityResult(out, sets, left_out, skipped)
 
 
 def _driver_flags(

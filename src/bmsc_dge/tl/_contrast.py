@@ -9,6 +9,7 @@ the UI. Each step also reports a progress stage (:func:`bmsc_dge.runs.stage`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge.config import Contrast, GeneSetConfig, StudyConfig, TargetWeights
 from bmsc_dge.genesets import GeneSet
 from bmsc_dge.runs import stage
-from bmsc_dge.targets import StabilityResult, leave_one_out, rank_targets
+from bmsc_dge.targets import PendingStability, StabilityResult, rank_targets, start_leave_one_out
 from bmsc_dge.tl._results import ContrastResult
 
 T = TypeVar("T")
@@ -70,6 +71,8 @@ def gsea_collection(
 
 def dask_worker() -> str | None:
     """The address of the Dask worker running this code, or None outside a Dask worker."""
+    if "distributed" not in sys.modules:  # not imported: no worker (and no 0.2 s import to find out)
+        return None
     try:
         from distributed import get_worker
 
@@ -78,22 +81,24 @@ def dask_worker() -> str | None:
         return None
 
 
-def contrast_stability(
+def start_stability(
     fit: de_mod.DEFit,
     contrast: Contrast,
     cfg: StudyConfig,
-    de: pd.DataFrame,
     curated_sets: dict[str, list[str]] | None,
-) -> StabilityResult | None:
-    """Leave-one-out stability of one contrast (``None`` when ``targets.stability`` is off)."""
+) -> PendingStability | None:
+    """Start the leave-one-out refits of one contrast (``None`` when ``targets.stability`` is off).
+
+    They run in forked processes (``execution.stability_processes``; one process on a Dask
+    worker) while the contrast's Wald test and GSEA go on; :func:`finish_stability` collects.
+    """
     if not cfg.targets.stability:
         return None
     g = cfg.gene_sets
-    return leave_one_out(
+    return start_leave_one_out(
         fit,
         cfg.design,
         contrast,
-        de,
         alpha=cfg.alpha,
         cfg=cfg.de,
         curated=curated_sets,
@@ -104,6 +109,22 @@ def contrast_stability(
         max_size=g.max_size,
         processes=1 if dask_worker() else cfg.execution.stability_processes,
     )
+
+
+def finish_stability(pending: PendingStability | None, de: pd.DataFrame) -> StabilityResult | None:
+    """Wait for :func:`start_stability`'s refits and summarise them against the DE table ``de``."""
+    return None if pending is None else pending.result(de)
+
+
+def contrast_stability(
+    fit: de_mod.DEFit,
+    contrast: Contrast,
+    cfg: StudyConfig,
+    de: pd.DataFrame,
+    curated_sets: dict[str, list[str]] | None,
+) -> StabilityResult | None:
+    """Leave-one-out stability of one contrast in one call (``None`` when ``targets.stability`` is off)."""
+    return finish_stability(start_stability(fit, contrast, cfg, curated_sets), de)
 
 
 def with_expected_directions(gsea: pd.DataFrame, curated: list[GeneSet], fdr: float) -> pd.DataFrame:
@@ -172,22 +193,29 @@ def analyse_contrast(
 ) -> ContrastResult:
     """DE table, GSEA on every collection, stability and ranked targets for one contrast."""
     n = contrast.name
-    with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
-        de = step("wald-test", de_mod.contrast_table, fit, contrast, cfg.alpha, cfg.de)
-    ranking = gsea_mod.ranking_from_de(de)
-    tables, curves = [], {}
-    with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
-        for collection, sets in matched.items():
-            res = step("gsea-prerank", gsea_collection, ranking, sets, collection, cfg.gene_sets, cfg.seed)
-            tables.append(res.table)
-            if collection == "curated":
-                curves = res.curves
+    # the refits need only the fit: they start first and run beside the Wald test and GSEA
+    pending = step("leave-one-out-refits", start_stability, fit, contrast, cfg, matched.get("curated"))
+    try:
+        with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
+            de = step("wald-test", de_mod.contrast_table, fit, contrast, cfg.alpha, cfg.de)
+        ranking = gsea_mod.ranking_from_de(de)
+        tables, curves = [], {}
+        with stage(f"{n}: GSEA ({', '.join(matched)}; {cfg.gene_sets.permutations} permutations)"):
+            for collection, sets in matched.items():
+                res = step(
+                    "gsea-prerank", gsea_collection, ranking, sets, collection, cfg.gene_sets, cfg.seed
+                )
+                tables.append(res.table)
+                if collection == "curated":
+                    curves = res.curves
+        label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if pending is not None else ""
+        with stage(label) if label else nullcontext():
+            stability = step("leave-one-out-stability", finish_stability, pending, de)
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
     gsea = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
-    label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if cfg.targets.stability else ""
-    with stage(label) if label else nullcontext():
-        stability = step(
-            "leave-one-out-stability", contrast_stability, fit, contrast, cfg, de, matched.get("curated")
-        )
     gsea = with_expected_directions(with_set_stability(gsea, stability), curated, cfg.gene_sets.fdr)
     with stage(f"{n}: targets"):
         targets = step(
