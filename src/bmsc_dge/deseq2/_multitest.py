@@ -21,12 +21,21 @@ from statsmodels.nonparametric.smoothers_lowess import lowess
 def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values; NaN stays NaN (``p.adjust(method = "BH")``)."""
     p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
+    return _bh_in_order(p, _p_order(p))
+
+
+def _p_order(p: np.ndarray) -> np.ndarray:
+    """Indices of the finite p-values, in increasing order (stable, so ties keep their order)."""
     ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")]
+    return ok[np.argsort(p[ok], kind="mergesort")]
+
+
+def _bh_in_order(p: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """BH adjustment of ``p[order]`` (``order`` sorted by p); every other entry NaN."""
+    out = np.full(p.shape, np.nan)
     n = order.size
+    if n == 0:
+        return out
     ranked = p[order] * n / np.arange(1, n + 1)
     adj = np.minimum.accumulate(ranked[::-1])[::-1]
     out[order] = np.minimum(adj, 1.0)
@@ -67,13 +76,14 @@ def independent_filtering(base_mean: np.ndarray, pvalues: np.ndarray, alpha: flo
     upper = 0.95 if lower < 0.95 else 1.0
     theta = np.linspace(lower, upper, 50)
     cutoffs = np.quantile(base_mean, theta)  # type 7, as R's quantile()
-    padj_all = np.full((theta.size, base_mean.size), np.nan)
-    for i, cut in enumerate(cutoffs):
-        use = base_mean >= cut
-        adj = np.full(base_mean.size, np.nan)
-        adj[use] = bh_adjust(pvalues[use])
-        padj_all[i] = adj
-    num_rej = np.nansum(padj_all < alpha, axis=1).astype(float)
+    # the p-values are sorted once; each cutoff keeps a subsequence of that order, which is the
+    # (stable) order of its own p-values, so each adjustment is exactly BH on the kept genes
+    order = _p_order(pvalues)
+
+    def adjusted(cut: float) -> np.ndarray:
+        return _bh_in_order(pvalues, order[base_mean[order] >= cut])
+
+    num_rej = np.array([np.sum(adjusted(cut) < alpha) for cut in cutoffs], dtype=float)
     if num_rej.max() <= 10:
         j = 0
     else:
@@ -86,5 +96,8 @@ def independent_filtering(base_mean: np.ndarray, pvalues: np.ndarray, alpha: flo
         above = np.flatnonzero(num_rej > thresh)
         j = int(above[0]) if above.size else 0
     return FilterResult(
-        padj=padj_all[j], threshold=float(cutoffs[j]), theta=float(theta[j]), rejections=num_rej.astype(int)
+        padj=adjusted(float(cutoffs[j])),
+        threshold=float(cutoffs[j]),
+        theta=float(theta[j]),
+        rejections=num_rej.astype(int),
     )
