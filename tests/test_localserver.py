@@ -193,3 +193,27 @@ def test_refused_inputs_leave_no_server_behind(small_study):
     while _processes_with_home(home) and time.time() < deadline:
         time.sleep(0.5)
     assert _processes_with_home(home) == []
+
+
+@pytest.mark.e2e
+def test_a_server_whose_first_run_died_while_it_started_is_recorded_and_adopted(tmp_path):
+    """The server is recorded from launch on: a first run killed before the server answered
+    leaves it findable (--status/--stop) and the next run adopts it instead of starting another."""
+    from bmsc_dge.runs import localserver
+
+    home = tmp_path / ".prefect"
+    _, launched = localserver.begin(home)
+    assert launched is not None
+    recorded = json.loads((home / STATE_FILE).read_text())
+    assert recorded["pid"] == launched.pid and recorded["starting"] is True
+    launched.release()  # the run "dies" here: it never waits for its server
+    try:
+        state, adopted = localserver.begin(home)
+        if adopted is not None:  # still starting: adopted, not replaced
+            assert adopted.pid == launched.pid and adopted.proc is None
+            state = localserver.wait(adopted)
+        assert state is not None and state["pid"] == launched.pid and "starting" not in state
+        assert localserver.status(home) is not None
+    finally:
+        localserver.stop(home)
+    assert not _alive(launched.pid)

@@ -188,14 +188,14 @@ def run(
     server = _Server().begin(temporary_server)
     try:
         _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
+        from flows.analysis import run_config  # imports Prefect while a first run's server starts
+
+        server.connect()
     except BaseException:
         server.abandon()  # a server launched for a run that never starts is not left running
         raise
     cell_types = [cfg.pseudobulk.cell_types[0] if cfg.pseudobulk else None for cfg, _ in checked]
     from bmsc_dge.runs import listen
-    from flows.analysis import run_config  # imports Prefect while a first run's server starts
-
-    server.connect()
 
     finals = []
     for ct, (cfg, study) in zip(cell_types, checked, strict=True):
@@ -267,13 +267,13 @@ def batch(
             names.append(base.name)
             # a pseudobulk study runs a sub-flow per cell type, each reading its own inputs
             tokens.append(hand_over(checked[0][1], base) if base.pseudobulk is None else None)
+        from flows.analysis import command_line_settings
+        from flows.batch import run_studies
+
+        server.connect()
     except BaseException:
         server.abandon()
         raise
-    from flows.analysis import command_line_settings
-    from flows.batch import run_studies
-
-    server.connect()
     out.print(f"bmsc-dge batch: {len(configs)} studies, {max_concurrency} at a time", highlight=False)
     try:
         with command_line_settings(server.api):

@@ -144,7 +144,7 @@ def prepare_template(timeout: float = 300.0) -> Path:
                 hint="check the Prefect installation (`.venv/bin/prefect version`)",
             ) from exc
         finally:
-            stop_pid(started.proc.pid)
+            stop_pid(started.pid)
         _copy_database(home / "prefect.db", home / "template.db")
         os.replace(home / "template.db", target)  # atomic: a half-made template is never seen
     return target
@@ -174,17 +174,25 @@ def seed_database(home: Path) -> bool:
 
 @dataclass
 class Launch:
-    """A background server started by :func:`launch` and not yet answering.
+    """A background server started by :func:`launch` (or adopted by :func:`begin`), not yet answering.
 
-    While it exists it holds the folder's lock, so a second run in the same folder waits for this
-    server instead of starting another; :func:`wait` and :meth:`cancel` release it.
+    It is recorded in the folder's state file from the moment it starts (``"starting": true``),
+    so a run killed while it starts leaves a server that ``bmsc-dge server --status`` / ``--stop``
+    and the next run find. While this object exists it holds the folder's lock, so a second run in
+    the same folder waits for this server instead of starting another; :func:`wait` and
+    :meth:`cancel` release it.
     """
 
-    proc: subprocess.Popen[bytes]
+    pid: int
     home: Path
     host: str
     port: int
     lock: Any = None
+    proc: subprocess.Popen[bytes] | None = None  # None for a server adopted from the state file
+
+    def exited(self) -> bool:
+        """True when the server process has ended."""
+        return self.proc.poll() is not None if self.proc is not None else not _alive(self.pid)
 
     def release(self) -> None:
         """Release the folder's lock (idempotent)."""
@@ -194,7 +202,8 @@ class Launch:
 
     def cancel(self) -> None:
         """Stop the launched server (e.g. the run's inputs were refused) and release the lock."""
-        stop_pid(self.proc.pid)
+        stop_pid(self.pid)
+        (self.home / STATE_FILE).unlink(missing_ok=True)
         self.release()
 
     @property
@@ -207,16 +216,22 @@ def begin(home: Path, host: str = "127.0.0.1") -> tuple[dict[str, Any] | None, L
     """The folder's running server ``(state, None)``, or ``(None, launch)`` of a new one.
 
     Checking and launching happen under the folder's lock, which a launch keeps until
-    :func:`wait` (so concurrent first runs share one server).
+    :func:`wait` (so concurrent first runs share one server). A recorded server that is still
+    starting (launched by a run killed before it answered) is adopted and waited for; a recorded
+    one that is alive but neither answering nor starting is stopped and replaced.
     """
     home.mkdir(parents=True, exist_ok=True)
     lock = open(home / LOCK_FILE, "w")  # noqa: SIM115  (held across calls; Launch.release closes it)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        state = status(home)
-        if state is not None:
-            lock.close()
-            return state, None
+        state = _recorded(home)
+        if state is not None and _alive(int(state["pid"])):
+            if healthy(str(state["api"])):
+                lock.close()
+                return state, None
+            if state.get("starting"):
+                return None, Launch(int(state["pid"]), home, str(state["host"]), int(state["port"]), lock)
+            stop_pid(int(state["pid"]))
         return None, launch(home, host, lock=lock)
     except BaseException:
         lock.close()
@@ -246,7 +261,29 @@ def launch(home: Path, host: str = "127.0.0.1", lock: Any = None) -> Launch:
             cwd=home,
             start_new_session=True,  # not a child of the run's session: a killed run leaves it alone
         )
-    return Launch(proc, home, host, port, lock)
+    started = Launch(proc.pid, home, host, port, lock, proc)
+    _record(started, starting=True)
+    return started
+
+
+def _record(started: Launch, *, starting: bool) -> dict[str, Any]:
+    """Write the folder's state file for ``started``; return the state."""
+    state: dict[str, Any] = {
+        "pid": started.pid,
+        "host": started.host,
+        "port": started.port,
+        "api": started.api,
+        "ui": f"http://{started.host}:{started.port}",
+        "home": str(started.home),
+        "log": str(started.home / LOG_FILE),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if starting:
+        state["starting"] = True
+    partial = started.home / (STATE_FILE + ".partial")
+    partial.write_text(json.dumps(state, indent=1) + "\n")
+    os.replace(partial, started.home / STATE_FILE)
+    return state
 
 
 def wait(started: Launch, timeout: float = 120.0) -> dict[str, Any]:
@@ -264,29 +301,20 @@ def wait(started: Launch, timeout: float = 120.0) -> dict[str, Any]:
 
 
 def _wait(started: Launch, timeout: float) -> dict[str, Any]:
-    home, proc = started.home, started.proc
+    home = started.home
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if started.exited():
+            (home / STATE_FILE).unlink(missing_ok=True)
             raise ServerError(
-                f"the background Prefect server exited with status {proc.returncode}",
+                "the background Prefect server exited before it answered",
                 hint=f"see {home / LOG_FILE}; or run with --temporary-server",
             )
         if healthy(started.api, timeout=1.0):
-            state = {
-                "pid": proc.pid,
-                "host": started.host,
-                "port": started.port,
-                "api": started.api,
-                "ui": f"http://{started.host}:{started.port}",
-                "home": str(home),
-                "log": str(home / LOG_FILE),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            (home / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n")
-            return state
+            return _record(started, starting=False)
         time.sleep(0.1)
-    stop_pid(proc.pid)
+    stop_pid(started.pid)
+    (home / STATE_FILE).unlink(missing_ok=True)
     raise ServerError(
         f"the background Prefect server did not answer within {timeout:.0f} s",
         hint=f"see {home / LOG_FILE}; or run with --temporary-server",
