@@ -2,12 +2,18 @@
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from bmsc_dge._fork import Forked, fork_map
+from bmsc_dge._fork import Forked, fork_map_start
 from bmsc_dge.errors import FigureError, ForkedWorkError
+
+from .procs import running
+
+
+def fork_map(*args):
+    """Start, then collect (what the library's callers do in two steps)."""
+    return fork_map_start(*args).result()
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -67,12 +73,12 @@ def test_children_die_with_a_killed_parent(tmp_path):
     pids = tmp_path / "pids"
     script = f"""
 import os, time
-from bmsc_dge._fork import fork_map
+from bmsc_dge._fork import fork_map_start
 def work(x):
     with open({str(pids)!r}, "a") as fh:
         fh.write(f"{{os.getpid()}}\\n")
     time.sleep(120)
-fork_map(work, [1, 2], 2, "sleeping")
+fork_map_start(work, [1, 2], 2, "sleeping").result()
 """
     parent = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 60
@@ -83,14 +89,6 @@ fork_map(work, [1, 2], 2, "sleeping")
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(timeout=30)
     deadline = time.time() + 20
-
-    def alive(pid: int) -> bool:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
-
-    while any(alive(p) for p in children) and time.time() < deadline:
+    while any(running(p) for p in children) and time.time() < deadline:
         time.sleep(0.2)
-    assert not any(alive(p) for p in children)
+    assert not any(running(p) for p in children)

@@ -14,6 +14,7 @@ import pytest
 
 from bmsc_dge.runs._localserver import STATE_FILE, healthy
 
+from .procs import SESSION, processes_where
 from .test_cli import BIN, run_cli
 
 ON = {"BMSC_DGE_LOCAL_SERVER": "on"}
@@ -28,16 +29,8 @@ def _alive(pid: int) -> bool:
 
 
 def _session_members(sid: int) -> list[int]:
-    """Processes whose session id is ``sid`` (from /proc)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # fields after ")": state ppid pgrp session ...
-            out.append(int(stat.parent.name))
-    return out
+    """Live processes whose session id is ``sid``."""
+    return processes_where(SESSION, sid)
 
 
 @pytest.mark.e2e
@@ -209,10 +202,11 @@ def test_a_server_whose_first_run_died_while_it_started_is_recorded_and_adopted(
     launched.release()  # the run "dies" here: it never waits for its server
     try:
         state, adopted = localserver.begin(home)
-        if adopted is not None:  # still starting: adopted, not replaced
-            assert adopted.pid == launched.pid and adopted.proc is None
-            state = localserver.wait(adopted)
-        assert state is not None and state["pid"] == launched.pid and "starting" not in state
+        # milliseconds after its launch the server cannot answer yet: adopted, not replaced
+        assert state is None and adopted is not None
+        assert adopted.pid == launched.pid and adopted.proc is None
+        state = localserver.wait(adopted)
+        assert state["pid"] == launched.pid and "starting" not in state
         assert localserver.status(home) is not None
     finally:
         localserver.stop(home)

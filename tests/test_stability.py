@@ -118,19 +118,12 @@ def test_a_refit_that_fails_in_a_process_is_skipped_and_named(study, monkeypatch
 
 
 def _children() -> list[int]:
-    """Live (non-zombie) child processes of this process, from /proc."""
+    """Live (non-zombie) child processes of this process."""
     import os
-    from pathlib import Path
 
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
+    from .procs import PPID, processes_where
+
+    return processes_where(PPID, os.getpid())
 
 
 def test_refits_started_early_match_and_a_failed_contrast_leaves_no_refit_running(study, monkeypatch):

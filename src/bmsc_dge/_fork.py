@@ -175,14 +175,3 @@ def fork_map_start(
         for k in range(n)
     ]
     return ForkedMap(Forked(shares, what, error), len(items), n)
-
-
-def fork_map(
-    function: Callable[[T], R],
-    items: Sequence[T],
-    processes: int,
-    what: str,
-    error: type[ForkedWorkError] = ForkedWorkError,
-) -> list[R]:
-    """``[function(x) for x in items]`` in forked children (:func:`fork_map_start`, then its result)."""
-    return fork_map_start(function, items, processes, what, error).result()

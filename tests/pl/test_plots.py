@@ -151,3 +151,23 @@ def test_running_scores_reuses_one_figure_and_matches_single_drawings(tmp_path):
         seen.append(term)
     assert seen == ["DOWN", "UP"]  # stats order; sets without a curve skipped
     assert (tmp_path / "UP.svg").exists() and (tmp_path / "DOWN.png").exists()
+
+
+def test_running_score_curve_drawn_at_its_bends_is_the_same_line():
+    """The curve keeps only its bends: interpolating them gives back every point; the ranked
+    metric's outline keeps both ends and the sign change."""
+    from bmsc_dge.pl.gsea import monotone_outline, polyline_vertices
+
+    rng = np.random.default_rng(3)
+    n, hits = 5000, np.sort(rng.choice(5000, 40, replace=False))
+    step = np.full(n, -1.0 / (n - hits.size))
+    step[hits] = rng.uniform(0.01, 0.05, hits.size)
+    res = np.cumsum(step)
+    x = polyline_vertices(res)
+    assert x.size < 3 * hits.size + 2  # bends only
+    assert np.allclose(np.interp(np.arange(n), x, res[x]), res, rtol=0, atol=1e-12)
+    metric = np.sort(rng.normal(size=n))[::-1]
+    keep = monotone_outline(metric, points=200)
+    assert keep[0] == 0 and keep[-1] == n - 1 and keep.size <= 203
+    crossing = int(np.flatnonzero(np.diff(np.sign(metric)) != 0)[0])
+    assert {crossing, crossing + 1} <= set(keep.tolist())

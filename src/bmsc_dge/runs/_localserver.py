@@ -36,6 +36,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
 
+from bmsc_dge._atomic import atomic_write, write_json
 from bmsc_dge.errors import BmscDgeError
 
 STATE_FILE = "bmsc-dge-server.json"
@@ -145,8 +146,8 @@ def prepare_template(timeout: float = 300.0) -> Path:
             ) from exc
         finally:
             stop_pid(started.pid)
-        _copy_database(home / "prefect.db", home / "template.db")
-        os.replace(home / "template.db", target)  # atomic: a half-made template is never seen
+        # atomic: a half-made template is never seen
+        atomic_write(target, lambda tmp: _copy_database(home / "prefect.db", Path(tmp)))
     return target
 
 
@@ -165,10 +166,7 @@ def seed_database(home: Path) -> bool:
     target, template = home / "prefect.db", template_path()
     if target.exists() or not template.is_file():
         return False
-    home.mkdir(parents=True, exist_ok=True)
-    partial = home / "prefect.db.seeding"
-    shutil.copyfile(template, partial)
-    os.replace(partial, target)
+    atomic_write(target, lambda tmp: shutil.copyfile(template, tmp))
     return True
 
 
@@ -280,9 +278,7 @@ def _record(started: Launch, *, starting: bool) -> dict[str, Any]:
     }
     if starting:
         state["starting"] = True
-    partial = started.home / (STATE_FILE + ".partial")
-    partial.write_text(json.dumps(state, indent=1) + "\n")
-    os.replace(partial, started.home / STATE_FILE)
+    write_json(state, started.home / STATE_FILE)
     return state
 
 
@@ -319,11 +315,6 @@ def _wait(started: Launch, timeout: float) -> dict[str, Any]:
         f"the background Prefect server did not answer within {timeout:.0f} s",
         hint=f"see {home / LOG_FILE}; or run with --temporary-server",
     )
-
-
-def start(home: Path, host: str = "127.0.0.1", timeout: float = 120.0) -> dict[str, Any]:
-    """Start the background server of ``home``, wait until it answers, record it."""
-    return wait(launch(home, host), timeout)
 
 
 def ensure(home: Path) -> tuple[dict[str, Any], bool]:

@@ -116,17 +116,6 @@ def finish_stability(pending: PendingStability | None, de: pd.DataFrame) -> Stab
     return None if pending is None else pending.result(de)
 
 
-def contrast_stability(
-    fit: de_mod.DEFit,
-    contrast: Contrast,
-    cfg: StudyConfig,
-    de: pd.DataFrame,
-    curated_sets: dict[str, list[str]] | None,
-) -> StabilityResult | None:
-    """Leave-one-out stability of one contrast in one call (``None`` when ``targets.stability`` is off)."""
-    return finish_stability(start_stability(fit, contrast, cfg, curated_sets), de)
-
-
 def with_expected_directions(gsea: pd.DataFrame, curated: list[GeneSet], fdr: float) -> pd.DataFrame:
     """Curated rows get ``expected_t2dm`` and ``direction_vs_expected``.
 
