@@ -169,7 +169,7 @@ def write_outputs_task(
     qc: QCResult,
     gene_filter: pd.DataFrame,
     coverage: pd.DataFrame,
-    mapping: dict[str, Any],
+    inputs: Study,
     warnings: list[str],
     timings: dict[str, float],
     adata: ad.AnnData,
@@ -185,7 +185,7 @@ def write_outputs_task(
         qc=qc,
         gene_filter=gene_filter,
         coverage=coverage,
-        mapping=mapping,
+        inputs=inputs,
         warnings=warnings,
         timings=timings,
         adata=adata,
@@ -197,13 +197,13 @@ def write_outputs_task(
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish_artifacts_task(
-    cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, final: Path
+    cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, final: Path, inputs: dict[str, Any]
 ) -> dict[str, str]:
     """Table, markdown and link artifacts for the Prefect UI (keys: :mod:`bmsc_dge.report._artifacts`)."""
     keys = artifact_keys(cfg.name, [r.contrast.name for r in results])
     create_markdown_artifact(
         key=keys["summary"],
-        markdown=summary_markdown(cfg, results, qc.samples),
+        markdown=summary_markdown(cfg, results, qc.samples, inputs),
         description=f"bmsc-dge summary of {cfg.name}",
     )
     create_link_artifact(
@@ -368,7 +368,7 @@ def bmsc_dge_flow(
                 qc,
                 gene_filter,
                 coverage,
-                dict(study.adata.uns["id_mapping"]),
+                uninspected(study),
                 collector.messages,
                 timings,
                 adata,
@@ -377,7 +377,7 @@ def bmsc_dge_flow(
                 {"executed_on": executed_on, "previous_run": str(previous) if previous else None},
             )
             final = run.commit()
-            publish_artifacts_task(cfg, results, qc, final)
+            publish_artifacts_task(cfg, results, qc, final, study.record())
         except BaseException:
             run.abort()
             raise

@@ -162,6 +162,14 @@ def _no_design(p):
     p["config"].write_text(yaml.safe_dump(cfg))
 
 
+def _donor_numbers(p):
+    """Donors numbered as labs number them (720, 714, ...) and put in the design undeclared."""
+    df = pd.read_csv(p["samples"], sep="\t", dtype=str)
+    df["donor"] = [str(720 - 3 * (i // 2)) for i in range(len(df))]
+    df.to_csv(p["samples"], sep="\t", index=False)
+    _config(design="~ donor + condition")(p)
+
+
 # (case id, mutation, file that must be named, extra words the message must contain)
 CASES: list[tuple[str, Callable[[dict[str, Path]], None], str, list[str]]] = [
     ("non_integer", _cell(4, "CTRL_03", "7.5"), "counts.tsv", ["row 6", "CTRL_03", "non-integer"]),
@@ -229,6 +237,12 @@ CASES: list[tuple[str, Callable[[dict[str, Path]], None], str, list[str]]] = [
     ("gmt_wrong_delimiter", _gmt_spaces, "bad.gmt", ["row 1", "tabs"]),
     ("gmt_missing", _gmt_missing, "nowhere.gmt", ["not found"]),
     ("counts_file_missing", _config(counts="nowhere.tsv"), "nowhere.tsv", ["not found"]),
+    (
+        "undeclared_whole_number_donor",
+        _donor_numbers,
+        "samples.tsv",
+        ["column 'donor'", "whole numbers", "variables: {donor: factor}", "variables: {donor: numeric}"],
+    ),
 ]
 
 

@@ -73,3 +73,18 @@ def test_signal_has_no_warning():
     text = summary_markdown(_cfg(), [res], pd.DataFrame({"library_size": [1e6, 2e6]}))
     assert "No significant gene" not in text and "No gene reaches" not in text
     assert "| yes |" in text
+
+
+def test_summary_lists_design_variables_and_input_notes():
+    res = _result([0.01, 0.99, np.nan])
+    inputs = {
+        "design_variables": [
+            {"variable": "donor", "type": "factor", "levels": {"713": 2, "714": 2, "720": 2}},
+            {"variable": "age", "type": "numeric", "mean": 61.5, "sd": 7.25, "min": 50.0, "max": 70.0},
+        ],
+        "notes": ["counts rounded as DESeqDataSetFromTximport does"],
+    }
+    text = summary_markdown(_cfg(), [res], pd.DataFrame({"library_size": [1e6, 2e6]}), inputs)
+    assert "donor: factor (713: 2, 714: 2, 720: 2)" in text
+    assert "age: numeric, mean 61.5 +/- 7.25 SD" in text
+    assert "- input: counts rounded as DESeqDataSetFromTximport does" in text

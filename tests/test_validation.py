@@ -81,7 +81,7 @@ def _obs(n_t=3, n_c=3, batch=None):
         {
             "condition": cond,
             "batch": batch or ["a", "b"] * (len(cond) // 2) + ["a"] * (len(cond) % 2),
-            "age": [50.0 + i for i in range(len(cond))],
+            "age": [50.3 + i for i in range(len(cond))],
         },
         index=ids,
     )
@@ -157,3 +157,121 @@ def test_collinear_continuous_covariates_named():
 
 def test_balanced_design_passes():
     _full_rank_check(_obs(), ["batch", "condition"], "~ batch + condition")
+
+
+# --- design variables typed as the person means them (issue 21, part 1) -------------------------
+
+
+def _donor_obs(donors=(720, 714, 713)):
+    ids = [f"S{i}" for i in range(2 * len(donors))]
+    return pd.DataFrame(
+        {
+            "donor": [str(d) for d in donors for _ in range(2)],
+            "status": ["undiff", "osteo"] * len(donors),
+        },
+        index=ids,
+    )
+
+
+ST = Contrast(name="o", variable="status", target="osteo", reference="undiff")
+
+
+def test_undeclared_whole_numbers_are_refused_with_both_fixes():
+    with pytest.raises(DesignError) as exc:
+        prepare_design_frame(_donor_obs(), ["donor", "status"], [ST], "~ donor + status", "s.tsv")
+    msg = str(exc.value)
+    assert msg.startswith("s.tsv, column 'donor':")
+    assert "720, 714, 713" in msg
+    assert "variables: {donor: factor}" in msg and "variables: {donor: numeric}" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "design", "expected"),
+    [
+        ({"variables": {"donor": "factor"}}, "~ donor + status", object),
+        ({"variables": {"donor": "numeric"}}, "~ donor + status", float),
+        ({}, "~ C(donor) + status", object),
+        ({"reference_levels": {"donor": "713"}}, "~ donor + status", object),
+    ],
+)
+def test_declared_whole_number_variables(kwargs, design, expected):
+    variables = ["donor", "status"]
+    f = prepare_design_frame(_donor_obs(), variables, [ST], design, "s.tsv", **kwargs)
+    assert f["donor"].dtype == expected
+    if expected is object:
+        assert sorted(set(f["donor"])) == ["713", "714", "720"]
+
+
+def test_whole_numbers_from_anndata_floats_become_clean_levels():
+    obs = _donor_obs()
+    obs["donor"] = obs["donor"].astype(float)  # AnnData obs often holds 720.0
+    f = prepare_design_frame(
+        obs, ["donor", "status"], [ST], "~ donor + status", "s.tsv", variables={"donor": "factor"}
+    )
+    assert sorted(set(f["donor"])) == ["713", "714", "720"]
+
+
+def test_categorical_obs_column_is_a_declared_factor():
+    obs = _donor_obs()
+    obs["donor"] = pd.Categorical(obs["donor"].astype(int))
+    f = prepare_design_frame(obs, ["donor", "status"], [ST], "~ donor + status", "s.tsv")
+    assert f["donor"].dtype == object
+
+
+def test_decimals_stay_continuous_without_declaration():
+    f = prepare_design_frame(_obs(), ["age", "condition"], [C], "~ age + condition", "s.tsv")
+    assert f["age"].dtype == float
+
+
+def test_declared_numeric_with_text_is_refused_naming_the_sample():
+    obs = _obs()
+    obs["age"] = obs["age"].astype(str)
+    obs.loc["S3", "age"] = "unknown"
+    with pytest.raises(DesignError, match=r"row S3, column 'age': `variables` declares 'age' numeric"):
+        prepare_design_frame(
+            obs, ["age", "condition"], [C], "~ age + condition", "s.tsv", variables={"age": "numeric"}
+        )
+
+
+def test_variables_outside_the_design_are_refused():
+    with pytest.raises(DesignError, match="`variables` names 'sex', which is not in the design"):
+        prepare_design_frame(_obs(), ["condition"], [C], "~ condition", "s.tsv", variables={"sex": "factor"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"variables": {"condition": "numeric"}}, "declares numeric"),
+        ({"design": "~ C(age) + condition", "variables": {"age": "numeric"}}, r"writes C\(age\)"),
+        (
+            {"reference_levels": {"age": "50"}, "variables": {"age": "numeric"}},
+            "reference_levels names 'age'",
+        ),
+        ({"variables": {"age": "continuous"}}, "variables.age"),
+    ],
+)
+def test_config_refuses_conflicting_declarations(extra, needle):
+    from bmsc_dge.config import validate_config
+    from bmsc_dge.errors import ConfigError
+
+    raw = {
+        "counts": "c.tsv",
+        "samples": "s.tsv",
+        "design": "~ age + condition",
+        "contrasts": [{"name": "c", "variable": "condition", "target": "T2DM", "reference": "control"}],
+        "alpha": 0.05,
+        **extra,
+    }
+    with pytest.raises(ConfigError, match=needle):
+        validate_config(raw, "study.yaml")
+
+
+def test_describe_design_lists_types_levels_and_moments():
+    from bmsc_dge.io import describe_design, design_text
+
+    f = prepare_design_frame(_obs(), ["age", "condition"], [C], "~ age + condition", "s.tsv")
+    d = describe_design(f[["age", "condition"]])
+    assert d[0]["type"] == "numeric" and d[0]["mean"] == pytest.approx(52.8)
+    assert d[1] == {"variable": "condition", "type": "factor", "levels": {"T2DM": 3, "control": 3}}
+    assert "condition: factor (T2DM: 3, control: 3)" in design_text(d)

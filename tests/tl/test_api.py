@@ -109,3 +109,18 @@ def test_gsea_targets_and_plots(de):
     assert not np.any(np.diff(sig.astype(int)) > 0)
     assert isinstance(bd.pl.volcano(de), Axes)
     assert isinstance(bd.pl.gsea_dotplot(gs), Axes)
+
+
+def test_whole_number_obs_column_reaching_the_design_needs_a_declaration(msc):
+    """Pseudobulk obs columns obey the config's rule: a batch numbered 1/2 is refused undeclared."""
+    pb = msc.copy()
+    order = pb.obs.groupby("condition", observed=True).cumcount().to_numpy()
+    pb.obs["batch"] = order % 2 + 1  # alternate within each condition: not confounded
+    contrast = ["condition", "T2DM", "control"]
+    with pytest.raises(DesignError, match=r"'batch' holds only whole numbers .*variables: \{batch: factor\}"):
+        bd.tl.deseq2(pb, design="~ batch + condition", contrast=contrast, key_added=None)
+    as_factor = bd.tl.deseq2(
+        pb, design="~ batch + condition", contrast=contrast, key_added=None, variables={"batch": "factor"}
+    )
+    as_c = bd.tl.deseq2(pb, design="~ C(batch) + condition", contrast=contrast, key_added=None)
+    pd.testing.assert_frame_equal(as_factor, as_c)

@@ -14,12 +14,20 @@ random numbers), ``_irls`` (``fitBeta``, ``fitNbinomGLMsOptim``), ``_glm`` (Wald
 ``_multitest`` (``pvalueAdjustment``), ``_inference`` / ``_dataset`` (PyDESeq2's interfaces).
 """
 
-from bmsc_dge.deseq2._design import fit_references, reorder_reference, resolve_coefficient, with_references
+from bmsc_dge.deseq2._design import (
+    coefficient_scale,
+    fit_references,
+    reorder_reference,
+    resolve_coefficient,
+    standardise_covariates,
+    with_references,
+)
 from bmsc_dge.deseq2._fit import (
     DE_COLUMNS,
     DEFit,
     contrast_table,
     fit_deseq2,
+    fit_problems,
     lrt_statistics,
     normalized_counts,
     size_factor_type,
@@ -30,8 +38,10 @@ from bmsc_dge.deseq2._vst import vst
 __all__ = [
     "DE_COLUMNS",
     "DEFit",
+    "coefficient_scale",
     "contrast_table",
     "fit_deseq2",
+    "fit_problems",
     "fit_references",
     "lrt_statistics",
     "normalized_counts",
@@ -39,6 +49,7 @@ __all__ = [
     "resolve_coefficient",
     "size_factor_type",
     "size_factors",
+    "standardise_covariates",
     "vst",
     "with_references",
 ]

@@ -35,27 +35,30 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 from pydeseq2.dds import DeseqDataSet
 from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
-from scipy.stats import chi2
 
 from bmsc_dge import engines
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.deseq2._blocks import R_RIDGE, one_blas_thread
 from bmsc_dge.deseq2._dataset import RDeseqDataSet
-from bmsc_dge.deseq2._design import resolve_coefficient, with_references
+from bmsc_dge.deseq2._design import (
+    coefficient_scale,
+    resolve_coefficient,
+    standardise_covariates,
+    with_references,
+)
 from bmsc_dge.deseq2._glm import threshold_test
 from bmsc_dge.deseq2._inference import RInference
-from bmsc_dge.deseq2._irls import nb_deviance
+from bmsc_dge.deseq2._lrt import lrt_statistics
 from bmsc_dge.deseq2._multitest import bh_adjust, independent_filtering
-from bmsc_dge.errors import DesignError, FitError
+from bmsc_dge.errors import FitError
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ class DEFit:
     references: dict[str, str]
     meta: pd.DataFrame
     dds: DeseqDataSet
+    #: SD of each numeric covariate standardised for the fit (:func:`standardise_covariates`)
+    scales: dict[str, float] = field(default_factory=dict)
 
 
 def size_factor_type(counts: np.ndarray, requested: str) -> str:
@@ -127,12 +132,15 @@ def fit_deseq2(
         The fitted data set and the categorical design frame it used.
     """
     counts = pd.DataFrame(np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names)
-    meta = with_references(frame.loc[adata.obs_names], references)
+    meta, scales = standardise_covariates(with_references(frame.loc[adata.obs_names], references), design)
     sf_type = size_factor_type(counts.to_numpy(), cfg.size_factors)
     engine = engines.get("deseq2", cfg.engine)
     dataset_class, inference_class = engine.implementation
-    with warnings.catch_warnings(), one_blas_thread():
+    with warnings.catch_warnings(), one_blas_thread(), np.errstate(all="ignore"):
+        # numpy's overflow/invalid warnings of single genes are not shown: genes whose fits fail
+        # are named by contrast_table (R: "rows did not converge in beta")
         warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
         dds = dataset_class(
             counts=counts,
             metadata=meta,
@@ -157,7 +165,7 @@ def fit_deseq2(
                 )
             ) from exc
     logger.info("DESeq2 fit (references %s): %d genes x %d samples", dict(references), dds.n_vars, dds.n_obs)
-    return DEFit(references=dict(references), meta=meta, dds=dds)
+    return DEFit(references=dict(references), meta=meta, dds=dds, scales=scales)
 
 
 def _contrast_vector(fit: DEFit, contrast: Contrast) -> tuple[np.ndarray, str | None]:
@@ -180,55 +188,6 @@ def _contrast_vector(fit: DEFit, contrast: Contrast) -> tuple[np.ndarray, str | 
     return vec, name
 
 
-def lrt_statistics(fit: DEFit, reduced: str, cfg: DEConfig) -> tuple[np.ndarray, np.ndarray, int]:
-    """Likelihood-ratio statistics and p-values against ``reduced`` for every gene.
-
-    Returns
-    -------
-    tuple
-        ``stat`` and ``pvalue`` per gene (NaN for all-zero genes) and the degrees of freedom.
-    """
-    dds = fit.dds
-    full = np.asarray(dds.obsm["design_matrix"], dtype=float)
-    try:
-        red = np.asarray(model_matrix(reduced, fit.meta), dtype=float)
-    except Exception as exc:
-        raise DesignError(
-            f"cannot build the reduced design {reduced!r}: {exc}",
-            hint="the reduced formula must use variables of the full design",
-        ) from exc
-    df = full.shape[1] - red.shape[1]
-    if df < 1 or np.linalg.matrix_rank(np.hstack([full, red])) != np.linalg.matrix_rank(full):
-        raise DesignError(
-            f"reduced design {reduced!r} is not nested in the full design with fewer terms",
-            hint="drop terms from the full design to make the reduced one",
-        )
-    counts = np.asarray(dds.X, dtype=float).copy()
-    if cfg.refit_cooks and "replaced" in dds.var and bool(dds.var["replaced"].any()):
-        idx = dds.var_names.get_indexer(dds.counts_to_refit.var_names)
-        counts[:, idx] = np.asarray(dds.counts_to_refit.X, dtype=float)
-    disp = dds.var["dispersions"].to_numpy(dtype=float)
-    sf = dds.obs["size_factors"].to_numpy(dtype=float)
-    nz = counts.sum(axis=0) > 0
-    stat = np.full(dds.n_vars, np.nan)
-    inf = dds.inference
-    lls = []
-    for x in (full, red):
-        _, mu, _, _ = inf.irls(
-            counts=counts[:, nz],
-            size_factors=sf,
-            design_matrix=x,
-            disp=disp[nz],
-            min_mu=dds.min_mu,
-            beta_tol=dds.beta_tol,
-        )
-        lls.append(
-            -0.5 * nb_deviance(counts[:, nz], np.asarray(mu), disp[nz])
-        )  # log-likelihood; mu: samples x genes
-    stat[nz] = 2.0 * (lls[0] - lls[1])  # may be slightly negative; R does not clip either
-    return stat, chi2.sf(stat, df), df
-
-
 def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) -> pd.DataFrame:
     """Test one contrast; return a tidy table with shrunken LFCs beside the MLE ones.
 
@@ -240,8 +199,16 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     """
     dds = fit.dds
     vec, coeff = _contrast_vector(fit, contrast)
-    with warnings.catch_warnings(), one_blas_thread():
+    cols = list(dds.obsm["design_matrix"].columns)
+    # a slope of a standardised covariate is reported per original unit (stat and p unchanged)
+    unit = (
+        coefficient_scale(cols[int(np.flatnonzero(vec)[0])], fit.scales)
+        if np.count_nonzero(vec) == 1
+        else 1.0
+    )
+    with warnings.catch_warnings(), one_blas_thread(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
         # R's ridge is lambda = 1e-6 on the log2 scale, i.e. 1e-6 / log(2)^2 on PyDESeq2's natural-log
         # scale (PyDESeq2 uses 1e-6); prior_LFC_var sets the Wald ridge to diag(1 / prior_LFC_var^2).
         ridge_sd = np.full(vec.size, 1.0 / np.sqrt(R_RIDGE))
@@ -256,8 +223,8 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
             quiet=True,
         )
         ds.run_wald_test()
-        lfc = (ds.LFC.to_numpy() @ vec) / np.log(2)
-        se = ds.SE.to_numpy(dtype=float) / np.log(2)
+        lfc = (ds.LFC.to_numpy() @ vec) / np.log(2) / unit
+        se = ds.SE.to_numpy(dtype=float) / np.log(2) / unit
         stat = ds.statistics.to_numpy(dtype=float)
         pval = ds.p_values.to_numpy(dtype=float)
         if contrast.test == "lrt":
@@ -279,10 +246,12 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
             padj = bh_adjust(pval)
         shrunk = np.full(dds.n_vars, np.nan)
         shrunk_se = np.full(dds.n_vars, np.nan)
+        shrink_failed = np.zeros(dds.n_vars, dtype=bool)
         if cfg.lfc_shrink and coeff is not None:
             ds.lfc_shrink(coeff=coeff)
-            shrunk = ds.LFC[coeff].to_numpy(dtype=float) / np.log(2)
-            shrunk_se = ds.SE.to_numpy(dtype=float) / np.log(2)
+            shrunk = ds.LFC[coeff].to_numpy(dtype=float) / np.log(2) / unit
+            shrunk_se = ds.SE.to_numpy(dtype=float) / np.log(2) / unit
+            shrink_failed = ~ds._LFC_shrink_converged.fillna(True).to_numpy(dtype=bool)
     res = pd.DataFrame(
         {
             "gene_id": dds.var_names.astype(str),
@@ -298,6 +267,11 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
         }
     )
     res.loc[all_zero, ["log2FoldChange", "lfcSE", "stat", "log2FoldChange_shrunk", "lfcSE_shrunk"]] = np.nan
+    problems = fit_problems(fit, shrink_failed)
+    res.attrs["fit_problems"] = problems
+    for reason, genes in problems.items():
+        shown = ", ".join(genes[:10]) + (f" and {len(genes) - 10} more" if len(genes) > 10 else "")
+        logger.warning("contrast %s: %d gene(s) %s: %s", contrast.name, len(genes), reason, shown)
     res = res.sort_values(
         ["pvalue", "baseMean"], ascending=[True, False], na_position="last", kind="mergesort"
     )
@@ -311,6 +285,37 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
         threshold,
     )
     return res
+
+
+def fit_problems(fit: DEFit, shrink_failed: np.ndarray | None = None) -> dict[str, list[str]]:
+    """Genes whose fits failed, by reason (R reports the first as "rows did not converge in beta").
+
+    Returns
+    -------
+    dict
+        ``reason -> gene labels`` (symbol, or ID when the symbol is missing), reasons with genes only.
+    """
+    dds = fit.dds
+    labels = np.where(
+        dds.var["symbol"].astype(str).isin(["", "nan", "None"]),
+        dds.var_names.astype(str),
+        dds.var["symbol"].astype(str),
+    )
+
+    def flagged(column: str) -> np.ndarray:
+        if column not in dds.var:
+            return np.zeros(dds.n_vars, dtype=bool)
+        return ~dds.var[column].astype("boolean").fillna(True).to_numpy(dtype=bool)
+
+    out = {
+        "whose GLM fit did not converge (IRLS and optim; their log2FC and p-values are unreliable)": flagged(
+            "_LFC_converged"
+        ),
+        "whose LFC shrinkage did not converge (log2FoldChange_shrunk is the last iterate)": (
+            shrink_failed if shrink_failed is not None else np.zeros(dds.n_vars, dtype=bool)
+        ),
+    }
+    return {reason: [str(g) for g in labels[mask]] for reason, mask in out.items() if mask.any()}
 
 
 def normalized_counts(fit: DEFit) -> pd.DataFrame:

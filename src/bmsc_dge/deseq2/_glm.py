@@ -309,7 +309,7 @@ def shrink_lfc_map(
     with np.errstate(invalid="ignore"):
         inv = np.linalg.inv(hess)
     if (~converged).any():
-        logger.warning(
+        logger.debug(  # named per gene by deseq2.contrast_table
             "LFC shrinkage: %d gene(s) did not converge in %d Newton steps", int((~converged).sum()), maxit
         )
     return beta, inv, converged

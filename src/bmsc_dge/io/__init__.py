@@ -9,7 +9,7 @@ subclass naming the file, the row or column, and what to do.
 ``apply_prefilter``                  the study's low-count gene filter (:mod:`bmsc_dge.pp`)
 """
 
-from bmsc_dge.io._design import check_full_rank, prepare_design_frame
+from bmsc_dge.io._design import check_full_rank, describe_design, design_text, prepare_design_frame
 from bmsc_dge.io._handoff import hand_over, take_over
 from bmsc_dge.io._ids import (
     MappingReport,
@@ -39,7 +39,9 @@ __all__ = [
     "check_full_rank",
     "check_gene_sets",
     "collapse_by_symbol",
+    "describe_design",
     "design_matrix_for",
+    "design_text",
     "detect_id_type",
     "hand_over",
     "human_id_table",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,25 @@ MIN_REPLICATES = 2
 RECOMMENDED_REPLICATES = 3
 
 
-def _categorical_variables(design: str, contrasts: Sequence[Contrast], extra: Sequence[str] = ()) -> set[str]:
+def declared_types(
+    design: str,
+    contrasts: Sequence[Contrast],
+    reference_levels: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """How the config declares each design variable: ``factor`` or ``numeric`` (undeclared: absent).
+
+    A variable is a factor when the design wraps it in ``C()``, a contrast compares its levels,
+    ``reference_levels`` names it, or ``variables`` says so; ``variables`` alone declares numeric
+    covariates (conflicts are refused when the config is validated).
+    """
     import re
 
-    wrapped = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", design))
-    return wrapped | {c.variable for c in contrasts if c.variable is not None} | set(extra)
+    out = {v: "factor" for v in re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", design)}
+    out.update({c.variable: "factor" for c in contrasts if c.variable is not None})
+    out.update({v: "factor" for v in (reference_levels or {})})
+    out.update(dict(variables or {}))
+    return out
 
 
 def prepare_design_frame(
@@ -33,20 +48,34 @@ def prepare_design_frame(
     design: str,
     sheet_path: str | Path,
     reference_levels: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Check design variables and type them: contrast variables categorical, numeric ones continuous.
+    """Check design variables and type them: factors as text levels, numeric covariates as floats.
+
+    A column whose values are all whole numbers (donors ``720, 714``, batches ``1, 2``, ages in
+    years) is ambiguous unless something declares it (``variables``, ``C()``, a contrast or
+    ``reference_levels``) and is refused; a column with decimals is a numeric covariate, one with
+    text a factor, and a pandas categorical (AnnData ``obs``) a factor.
 
     Raises
     ------
     DesignError
-        For a variable missing from the sheet, missing values, a variable with one level, a
-        contrast on a variable outside the design, or a contrast level that does not exist.
+        For a variable missing from the sheet, missing values, an undeclared whole-number
+        variable, a variable with one level, a contrast on a variable outside the design, or a
+        contrast level that does not exist.
     """
     out = obs.copy()
     reference_levels = dict(reference_levels or {})
-    cats = _categorical_variables(design, contrasts, list(reference_levels))
+    for var in variables or {}:
+        if var not in design_variables:
+            raise DesignError(
+                f"`variables` names '{var}', which is not in the design {design}",
+                column=var,
+                hint="list only design variables under `variables`",
+            )
+    declared = declared_types(design, contrasts, reference_levels, variables)
     for var in design_variables:
-        out[var] = _typed_design_variable(out, var, var in cats, sheet_path)
+        out[var] = _typed_design_variable(out, var, declared.get(var), sheet_path)
     for var, ref in reference_levels.items():
         if var not in design_variables:
             raise DesignError(
@@ -66,10 +95,17 @@ def prepare_design_frame(
     return out
 
 
+def _level_text(col: pd.Series, numeric: pd.Series | None) -> pd.Series:
+    """Factor levels as text; whole numbers without a trailing ``.0`` (``720.0`` -> ``720``)."""
+    if numeric is not None and bool((numeric == np.round(numeric)).all()):
+        return numeric.map(lambda v: str(int(v))).astype(object)
+    return col.astype(str)
+
+
 def _typed_design_variable(
-    out: pd.DataFrame, var: str, categorical: bool, sheet_path: str | Path
+    out: pd.DataFrame, var: str, declared: str | None, sheet_path: str | Path
 ) -> pd.Series:
-    """One design column, complete and with two levels (categorical) or non-constant (continuous)."""
+    """One design column, complete and with two levels (factor) or non-constant (numeric)."""
     if var not in out.columns:
         raise DesignError(
             f"design variable '{var}' is not a column of the sample sheet",
@@ -89,10 +125,36 @@ def _typed_design_variable(
             column=var,
             hint="fill in every design variable for every sample",
         )
-    numeric = pd.to_numeric(col, errors="coerce").notna().all()
+    if declared is None and (
+        isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col.dtype)
+    ):
+        declared = "factor"  # a typed AnnData obs column says what it is
+    as_number = pd.to_numeric(col.astype(str) if col.dtype == object else col, errors="coerce")
+    numeric = bool(as_number.notna().all())
+    if declared is None and numeric and bool((as_number == np.round(as_number)).all()):
+        shown = ", ".join(str(int(v)) for v in pd.unique(as_number)[:4])
+        more = ", ..." if as_number.nunique() > 4 else ""
+        raise DesignError(
+            f"design variable '{var}' holds only whole numbers ({shown}{more}): is it a factor "
+            "(donors, batches, coded groups; one coefficient per level) or a numeric covariate "
+            "(age, dose; one slope)?",
+            file=sheet_path,
+            column=var,
+            hint=f"declare it in the config: `variables: {{{var}: factor}}` or "
+            f"`variables: {{{var}: numeric}}` (or write C({var}) in the design for a factor)",
+        )
     typed: pd.Series
-    if categorical or not numeric:
-        typed = col.astype(str)
+    if declared == "numeric" and not numeric:
+        bad = col[as_number.isna()]
+        raise DesignError(
+            f"`variables` declares '{var}' numeric but sample '{bad.index[0]}' has {bad.iloc[0]!r}",
+            file=sheet_path,
+            row=str(bad.index[0]),
+            column=var,
+            hint=f"fix the value, or declare it `variables: {{{var}: factor}}`",
+        )
+    if declared == "factor" or not numeric:
+        typed = _level_text(col, as_number if numeric else None)
         if typed.nunique() < 2:
             raise DesignError(
                 f"design variable '{var}' has only one level ({typed.iloc[0]!r})",
@@ -101,7 +163,7 @@ def _typed_design_variable(
                 hint="remove it from the design or add samples from another level",
             )
     else:
-        typed = pd.to_numeric(col).astype(float)
+        typed = as_number.astype(float)
         if typed.std() == 0:
             raise DesignError(
                 f"continuous variable '{var}' is constant",
@@ -110,6 +172,53 @@ def _typed_design_variable(
                 hint="remove it from the design",
             )
     return typed
+
+
+def describe_design(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Each design variable with its type and levels (factor) or mean and SD (numeric).
+
+    Returns
+    -------
+    list of dict
+        ``{"variable", "type": "factor", "levels": {level: n samples}}`` or
+        ``{"variable", "type": "numeric", "mean", "sd", "min", "max"}``, in design order; the
+        manifest, summary and report methods list them.
+    """
+    out: list[dict[str, object]] = []
+    for var in frame.columns:
+        col = frame[var]
+        if pd.api.types.is_float_dtype(col):
+            x = col.to_numpy(dtype=float)
+            out.append(
+                {
+                    "variable": str(var),
+                    "type": "numeric",
+                    "mean": round(float(x.mean()), 6),
+                    "sd": round(float(x.std(ddof=1)), 6),
+                    "min": float(x.min()),
+                    "max": float(x.max()),
+                }
+            )
+        else:
+            counts = col.astype(str).value_counts()
+            levels = {str(k): int(counts[k]) for k in sorted(counts.index)}
+            out.append({"variable": str(var), "type": "factor", "levels": levels})
+    return out
+
+
+def design_text(description: Sequence[Mapping[str, object]]) -> str:
+    """One line per design variable, e.g. ``donor: factor (713: 2, 714: 2)``, for summaries."""
+    parts = []
+    for d in description:
+        if d["type"] == "numeric":
+            parts.append(
+                f"{d['variable']}: numeric, mean {cast(float, d['mean']):.4g} +/- {cast(float, d['sd']):.3g} SD "
+                "(centred and scaled inside the fit; log2FC per original unit)"
+            )
+        else:
+            levels = cast("dict[str, int]", d["levels"])
+            parts.append(f"{d['variable']}: factor ({', '.join(f'{k}: {v}' for k, v in levels.items())})")
+    return "; ".join(parts)
 
 
 def _check_contrast_levels(

@@ -11,8 +11,9 @@ files only when nothing was handed over or a file changed in between.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -20,12 +21,12 @@ import pandas as pd
 from formulaic import model_matrix
 
 from bmsc_dge.config import StudyConfig
-from bmsc_dge.deseq2 import fit_references, resolve_coefficient, with_references
+from bmsc_dge.deseq2 import fit_references, resolve_coefficient, standardise_covariates, with_references
 from bmsc_dge.errors import CountsError, DesignError, GeneSetError, InputError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
 from bmsc_dge.io import _read as io
 from bmsc_dge.io import _validate as validation
-from bmsc_dge.io._design import check_full_rank, prepare_design_frame
+from bmsc_dge.io._design import check_full_rank, describe_design, prepare_design_frame
 from bmsc_dge.io._ids import MappingReport, map_to_symbols
 from bmsc_dge.pp import low_count_mask
 
@@ -41,6 +42,21 @@ class Study:
     design_matrix: pd.DataFrame
     mapping: MappingReport
     counts_format: str
+    #: each design variable with its type and levels or mean/SD (:func:`describe_design`)
+    design_variables: list[dict[str, Any]] = field(default_factory=list)
+    #: decisions taken on the input (rounded counts, summed duplicates, ...), one sentence each
+    notes: list[str] = field(default_factory=list)
+    #: input QC tables written under ``tables/qc/`` (e.g. ``unmapped_ids``, ``count_file_counters``)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """What the run's manifest, summary and report say about the inputs (JSON-able)."""
+        return {
+            "counts_format": self.counts_format,
+            "id_mapping": dict(self.adata.uns["id_mapping"]),
+            "design_variables": self.design_variables,
+            "notes": list(self.notes),
+        }
 
 
 def design_matrix_for(frame: pd.DataFrame, design: str, cfg: StudyConfig) -> pd.DataFrame:
@@ -48,7 +64,7 @@ def design_matrix_for(frame: pd.DataFrame, design: str, cfg: StudyConfig) -> pd.
     refs: dict[str, str] = {}
     for c in cfg.contrasts:
         refs.update(fit_references(c, cfg.reference_levels))
-    f = with_references(frame, refs)
+    f, _ = standardise_covariates(with_references(frame, refs), design)  # as the fit sees them
     try:
         mm = model_matrix(design, f)
     except Exception as exc:
@@ -80,7 +96,11 @@ def check_contrasts(design_matrix: pd.DataFrame, frame: pd.DataFrame, cfg: Study
             reduced = str(c.reduced)
             try:
                 red = np.asarray(
-                    model_matrix(reduced, with_references(frame, cfg.reference_levels)), dtype=float
+                    model_matrix(
+                        reduced,
+                        standardise_covariates(with_references(frame, cfg.reference_levels), cfg.design)[0],
+                    ),
+                    dtype=float,
                 )
             except Exception as exc:
                 raise DesignError(
@@ -270,7 +290,7 @@ def _assemble(
     """Design checks, ID mapping and the study AnnData, whatever the counts came from."""
     variables = cfg.design_variables
     frame = prepare_design_frame(
-        sheet, variables, cfg.contrasts, cfg.design, samples_source, cfg.reference_levels
+        sheet, variables, cfg.contrasts, cfg.design, samples_source, cfg.reference_levels, cfg.variables
     )
     dm = design_matrix_for(frame[variables], cfg.design, cfg)
     check_full_rank(dm, frame, variables, samples_source)
@@ -287,7 +307,14 @@ def _assemble(
         "rate": report.rate,
     }
     logger.info("loaded %d genes x %d samples (%s format)", adata.n_vars, adata.n_obs, fmt)
-    return Study(adata=adata, frame=frame[variables], design_matrix=dm, mapping=report, counts_format=fmt)
+    return Study(
+        adata=adata,
+        frame=frame[variables],
+        design_matrix=dm,
+        mapping=report,
+        counts_format=fmt,
+        design_variables=describe_design(frame[variables]),
+    )
 
 
 def check_gene_sets(cfg: StudyConfig, symbols: list[str]) -> None:

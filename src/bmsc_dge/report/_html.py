@@ -14,6 +14,7 @@ import pandas as pd
 from bmsc_dge import engines
 from bmsc_dge._atomic import write_text
 from bmsc_dge.config import StudyConfig
+from bmsc_dge.io import design_text
 from bmsc_dge.pp import QCResult
 from bmsc_dge.tl import ContrastResult, no_signal_note
 
@@ -38,8 +39,11 @@ def _with_bounds(gsea: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
-    """A methods paragraph with the settings and package versions of the run."""
+def methods_text(cfg: StudyConfig, versions: dict[str, str], inputs: dict[str, Any] | None = None) -> str:
+    """A methods paragraph with the settings and package versions of the run.
+
+    ``inputs``: the manifest's ``input`` record (design variables, decisions taken on the input).
+    """
     filt = (
         f"edgeR filterByExpr-style low-count filter (min_count {cfg.filter.min_count}, min_total_count "
         f"{cfg.filter.min_total_count})"
@@ -50,8 +54,15 @@ def methods_text(cfg: StudyConfig, versions: dict[str, str]) -> str:
     sf = "median-of-ratios" if cfg.de.size_factors == "ratio" else "DESeq2 'poscounts'"
     tests = "; ".join(f"{c.name}: {c.hypothesis}" for c in cfg.contrasts)
     gsea_engine = engines.get("gsea", cfg.gene_sets.engine).describe()
+    inputs = inputs or {}
+    notes = " ".join(f"{n[0].upper()}{n[1:]}." for n in inputs.get("notes", []))
+    variables = (
+        f" Design variables: {design_text(inputs['design_variables'])}."
+        if inputs.get("design_variables")
+        else ""
+    )
     return (
-        f"Counts were checked and filtered with {filt}. Differential expression used {de_engine}, with "
+        f"{notes + ' ' if notes else ''}Counts were checked and filtered with {filt}.{variables} Differential expression used {de_engine}, with "
         f"{sf} size factors, design {cfg.design}, Wald tests (or likelihood-ratio tests where configured; "
         f"alternatives tested: {tests}), Cook's outlier handling and independent filtering at alpha = "
         f"{cfg.alpha} (see docs/statistics.md); shrunken log2 fold changes use PyDESeq2's apeGLM-style "
@@ -192,7 +203,7 @@ def write_report(
         if "gsea/dotplot" in figures
         else None,
         geneset_version=manifest["gene_sets"]["curated_library"],
-        methods=methods_text(cfg, manifest["versions"]),
+        methods=methods_text(cfg, manifest["versions"], manifest.get("input")),
         warnings=warnings,
     )
     return write_text(html, folder / "report.html")

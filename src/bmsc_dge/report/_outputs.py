@@ -32,6 +32,7 @@ from bmsc_dge import engines
 from bmsc_dge._atomic import write_json, write_text, write_tsv
 from bmsc_dge.config import StudyConfig, config_to_dict
 from bmsc_dge.genesets import library_version
+from bmsc_dge.io import Study, design_text
 from bmsc_dge.pp import QCResult
 from bmsc_dge.report._export import write_h5ad, write_parquet, write_workbook
 from bmsc_dge.report._figures import PendingFigures
@@ -40,10 +41,27 @@ from bmsc_dge.runs import RunDir, input_checksums, package_versions, stage
 from bmsc_dge.tl import ContrastResult, no_signal_note
 
 
+def _input_lines(inputs: dict[str, Any]) -> list[str]:
+    """Summary bullets for the design variables and the decisions taken on the input."""
+    lines = (
+        [f"- design variables: {design_text(inputs['design_variables'])}"]
+        if inputs.get("design_variables")
+        else []
+    )
+    return lines + [f"- input: {note}" for note in inputs.get("notes", [])]
+
+
 def summary_markdown(
-    cfg: StudyConfig, results: list[ContrastResult], qc: pd.DataFrame, top_n: int = 10
+    cfg: StudyConfig,
+    results: list[ContrastResult],
+    qc: pd.DataFrame,
+    inputs: dict[str, Any] | None = None,
+    top_n: int = 10,
 ) -> str:
-    """A short Markdown summary of a run (also published as a Prefect artifact)."""
+    """A short Markdown summary of a run (also published as a Prefect artifact).
+
+    ``inputs``: :meth:`bmsc_dge.io.Study.record` (design variables and input decisions).
+    """
     lines = [f"# bmsc-dge run: {cfg.name}", ""]
     silent = [r.contrast.name for r in results if no_signal_note(r, cfg.alpha)]
     if silent:
@@ -56,8 +74,8 @@ def summary_markdown(
         f"- design: `{cfg.design}`; species: {cfg.species}; alpha: {cfg.alpha}; seed: {cfg.seed}",
         f"- samples: {len(qc)}; library sizes {qc['library_size'].min() / 1e6:.1f}-"
         f"{qc['library_size'].max() / 1e6:.1f} M reads",
-        "",
     ]
+    lines += [*_input_lines(inputs or {}), ""]
     for r in results:
         c = r.contrast
         sig = r.de["padj"] < cfg.alpha
@@ -147,8 +165,12 @@ def write_tables(
     adata: ad.AnnData,
     normalized: pd.DataFrame,
     changes: dict[str, pd.DataFrame] | None = None,
+    input_tables: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, str]:
-    """TSV + Parquet per table, the XLSX workbook and the h5ad matrices; ``label -> relative path``."""
+    """TSV + Parquet per table, the XLSX workbook and the h5ad matrices; ``label -> relative path``.
+
+    ``input_tables``: QC tables of the input (:attr:`bmsc_dge.io.Study.tables`), as ``tables/qc/<name>.tsv``.
+    """
     written: dict[str, str] = {}
 
     def put(label: str, df: pd.DataFrame, *parts: str) -> None:
@@ -172,6 +194,8 @@ def write_tables(
     put("qc/pca", qc.pca, "tables", "qc", "pca.tsv")
     put("qc/correlation", qc.correlation.reset_index(names="sample"), "tables", "qc", "correlation.tsv")
     put("qc/gene_filter", gene_filter, "tables", "qc", "gene_filter.tsv")
+    for name, table in (input_tables or {}).items():
+        put(f"qc/{name}", table, "tables", "qc", f"{name}.tsv")
     put("genesets/coverage", coverage, "tables", "genesets", "coverage.tsv")
     sheets["qc samples"] = qc.samples
     sheets["gene-set coverage"] = coverage
@@ -192,7 +216,7 @@ def write_run_outputs(
     qc: QCResult,
     gene_filter: pd.DataFrame,
     coverage: pd.DataFrame,
-    mapping: dict[str, Any],
+    inputs: Study,
     warnings: list[str],
     timings: dict[str, float],
     adata: ad.AnnData,
@@ -223,6 +247,7 @@ def write_run_outputs(
                 adata=adata,
                 normalized=normalized,
                 changes=changes,
+                input_tables=inputs.tables,
             )
         timings["write_tables"] = time.perf_counter() - t0
     except BaseException:
@@ -233,7 +258,8 @@ def write_run_outputs(
     written.update({f"figure:{k}": v for k, v in figures.items()})
     # drawing started with the tables (forked processes): wall time until the last figure
     timings["figures"] = time.perf_counter() - t0
-    write_text(summary_markdown(cfg, results, qc.samples), run.path("summary.md"))
+    record = inputs.record()
+    write_text(summary_markdown(cfg, results, qc.samples, record), run.path("summary.md"))
     write_text("\n".join(warnings) + ("\n" if warnings else ""), run.path("warnings.txt"))
     written.update(
         {
@@ -261,7 +287,8 @@ def write_run_outputs(
             "gsea": engines.get("gsea", cfg.gene_sets.engine).record(),
         },
         "gene_sets": {"curated_library": library_version(), "collections": cfg.gene_sets.collections},
-        "id_mapping": mapping,
+        "id_mapping": record["id_mapping"],
+        "input": {k: v for k, v in record.items() if k != "id_mapping"},
         "timings_seconds": timings,
         "files": written,
         **(extra or {}),

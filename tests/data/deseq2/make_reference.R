@@ -50,8 +50,18 @@ write_out(dds, results(dds, contrast = c("condition", "T2DM", "control"), alpha 
 vsd <- varianceStabilizingTransformation(dds, blind = TRUE)
 write.csv(assay(vsd), file.path(here, "batch.r_vst.csv"))
 
-dds <- DESeq(load_dds("continuous", ~ age + condition, cond), quiet = TRUE)
+# age (mean 70.6 years, SD 9.1) is centred and scaled with scale(), as DESeq2's documentation asks:
+# bmsc-dge does the same inside its fit (from the raw ages) and must equal R here; the slope of age
+# is reported per year, i.e. R's slope per SD divided by the SD (continuous.r_age.csv).
+dds <- load_dds("continuous", ~ age + condition, cond)
+age_sd <- sd(dds$age)
+dds$age <- as.numeric(scale(dds$age))
+dds <- DESeq(dds, quiet = TRUE)
 write_out(dds, results(dds, contrast = c("condition", "T2DM", "control"), alpha = 0.05), "continuous")
+res <- results(dds, name = "age", alpha = 0.05)
+write.csv(data.frame(gene = rownames(res), baseMean = res$baseMean, log2FoldChange = res$log2FoldChange / age_sd,
+                     lfcSE = res$lfcSE / age_sd, stat = res$stat, pvalue = res$pvalue, padj = res$padj),
+          file.path(here, "continuous.r_age.csv"), row.names = FALSE)
 
 dds <- DESeq(load_dds("lowcount", ~ condition, cond), quiet = TRUE)
 write_out(dds, results(dds, contrast = c("condition", "T2DM", "control"), alpha = 0.05), "lowcount")

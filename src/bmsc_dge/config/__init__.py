@@ -1,0 +1,39 @@
+"""Study configuration: YAML -> typed, validated model.
+
+Paths in the YAML are relative to the config file. Unknown keys and wrong types are errors that
+name the key. YAML is loaded with ``yaml.safe_load``: tags that construct Python objects are
+refused.
+"""
+
+from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, Species, VariableType
+from bmsc_dge.config._contrast import Contrast
+from bmsc_dge.config._load import config_to_dict, load_config, validate_config
+from bmsc_dge.config._sections import (
+    DEConfig,
+    ExecutionConfig,
+    FilterConfig,
+    GeneSetConfig,
+    PseudobulkConfig,
+    TargetConfig,
+    TargetWeights,
+)
+from bmsc_dge.config._study import StudyConfig
+
+__all__ = [
+    "DEFAULT_COLLECTIONS",
+    "Collection",
+    "Contrast",
+    "DEConfig",
+    "ExecutionConfig",
+    "FilterConfig",
+    "GeneSetConfig",
+    "PseudobulkConfig",
+    "Species",
+    "StudyConfig",
+    "TargetConfig",
+    "TargetWeights",
+    "VariableType",
+    "config_to_dict",
+    "load_config",
+    "validate_config",
+]

@@ -1,0 +1,113 @@
+"""Config sections: filter, DE, gene sets, targets, execution, pseudobulk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, _Strict
+
+
+class FilterConfig(_Strict):
+    """Low-count filtering (see :mod:`bmsc_dge.pp._filter`)."""
+
+    method: Literal["filterbyexpr", "min_count"] = "filterbyexpr"
+    min_count: int = Field(10, ge=0)
+    min_total_count: int = Field(15, ge=0)
+    large_n: int = Field(10, ge=1)
+    min_prop: float = Field(0.7, gt=0, le=1)
+
+
+class DEConfig(_Strict):
+    """PyDESeq2 settings; defaults follow R DESeq2.
+
+    ``engine`` picks the numerical backend: ``"bmsc-dge"`` (default) fits every gene at once with
+    R DESeq2's algorithms (:mod:`bmsc_dge.deseq2._dispersion`, :mod:`bmsc_dge.deseq2._glm`); ``"pydeseq2"`` is stock
+    PyDESeq2 (per-gene optimisers over ``n_cpus`` joblib processes), kept for comparison.
+
+    ``size_factors``: R's ``estimateSizeFactors(type =)``: ``"ratio"`` (median of ratios, the
+    default) or ``"poscounts"`` (geometric means over positive counts, R's choice for sparse data
+    and pseudobulk). With ``"ratio"``, a study in which every gene has a zero (where R stops and
+    advises ``poscounts``) is fitted with ``poscounts`` and a warning.
+    """
+
+    engine: Literal["bmsc-dge", "pydeseq2"] = "bmsc-dge"
+    lfc_shrink: bool = True
+    cooks_filter: bool = True
+    independent_filter: bool = True
+    refit_cooks: bool = True
+    fit_type: Literal["parametric", "mean"] = "parametric"
+    size_factors: Literal["ratio", "poscounts"] = "ratio"
+    n_cpus: int = Field(2, ge=1)
+
+
+class GeneSetConfig(_Strict):
+    """Which gene-set collections GSEA runs on, and how.
+
+    ``engine``: ``"bmsc-dge"`` (default; gseapy's statistic computed on the hits only, see
+    :mod:`bmsc_dge.enrichment._prerank`) or ``"gseapy"`` (``gseapy.prerank`` itself).
+    """
+
+    engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge"
+    collections: list[Collection] = Field(default_factory=lambda: list(DEFAULT_COLLECTIONS))
+    gmt: list[Path] = Field(default_factory=list)
+    permutations: int = Field(1000, ge=100)
+    min_size: int = Field(5, ge=1)
+    max_size: int = Field(600, ge=2)
+    fdr: float = Field(0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GeneSetConfig:
+        if self.max_size < self.min_size:
+            raise ValueError("max_size must be >= min_size")
+        return self
+
+
+class TargetWeights(_Strict):
+    """Weights of the three components of the target score (they are normalised to sum 1)."""
+
+    de: float = Field(0.6, ge=0)
+    leading_edge: float = Field(0.25, ge=0)
+    prior: float = Field(0.15, ge=0)
+
+
+class TargetConfig(_Strict):
+    """Target ranking settings (see :mod:`bmsc_dge.targets._rank`)."""
+
+    weights: TargetWeights = Field(default_factory=TargetWeights)
+    top_n: int = Field(50, ge=1)
+    #: leave-one-sample-out refits for the stability columns (one DESeq2 fit per sample)
+    stability: bool = True
+    #: GSEA permutations of the curated-set re-tests in the stability refits
+    stability_permutations: int = Field(200, ge=100)
+
+
+class ExecutionConfig(_Strict):
+    """Where contrasts run: in-process (``local``) or on Dask through prefect-dask."""
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    n_workers: int = Field(2, ge=1)
+    #: forked processes drawing the figures while the run's tables are written (1: in-process)
+    figure_processes: int = Field(2, ge=1)
+    #: forked processes sharing the leave-one-out refits (1: in-process; Dask workers use 1)
+    stability_processes: int = Field(2, ge=1)
+
+
+class PseudobulkConfig(_Strict):
+    """Single-cell input: sum raw counts per donor and cell type (:func:`bmsc_dge.pp.pseudobulk`).
+
+    With this block ``counts`` is an ``.h5ad`` of cells x genes and ``samples`` is optional:
+    donor-level ``obs`` columns (constant within a donor) form the sample sheet. Each of
+    ``cell_types`` runs as its own study (own run folder, tables and report).
+    """
+
+    sample_key: str
+    cell_type_key: str
+    cell_types: list[str] = Field(min_length=1)
+    #: layer with raw integer counts (``None``: ``X``)
+    layer: str | None = None
+    min_cells: int = Field(10, ge=1)
+    min_counts: int = Field(1000, ge=0)
