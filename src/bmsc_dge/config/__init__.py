@@ -16,6 +16,7 @@ from bmsc_dge.config._sections import (
     PseudobulkConfig,
     TargetConfig,
     TargetWeights,
+    TximportConfig,
 )
 from bmsc_dge.config._study import StudyConfig
 
@@ -32,6 +33,7 @@ __all__ = [
     "StudyConfig",
     "TargetConfig",
     "TargetWeights",
+    "TximportConfig",
     "VariableType",
     "config_to_dict",
     "load_config",

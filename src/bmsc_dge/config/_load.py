@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -9,22 +10,58 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bmsc_dge.config._nfcore import read_contrast_sheet
 from bmsc_dge.config._study import StudyConfig
 from bmsc_dge.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "<top level>"
 
 
-def validate_config(raw: dict[str, Any], source: str | Path) -> StudyConfig:
+def with_contrast_sheet(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``contrasts: <file>`` (nf-core/differentialabundance sheet) -> contrasts, design and factors.
+
+    Without ``design`` the sheet's design is used; with one, the sheet's blocking variables are
+    added to it (with a warning). Blocking and contrast variables are declared factors unless
+    ``variables`` says otherwise.
+    """
+    if not isinstance(raw.get("contrasts"), str):
+        return raw
+    sheet = read_contrast_sheet(base / raw["contrasts"])
+    out = {**raw, "contrasts": sheet.contrasts}
+    design = raw.get("design")
+    if not isinstance(design, str):
+        out["design"] = sheet.design
+    else:
+        present = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", design))
+        missing = [b for b in sheet.blocking if b not in present]
+        if missing:
+            out["design"] = design.rstrip() + "".join(f" + {b}" for b in missing)
+            logger.warning(
+                "blocking variable(s) %s of %s joined the design: %s",
+                ", ".join(missing),
+                raw["contrasts"],
+                out["design"],
+            )
+    factors = [*sheet.blocking, *(c["variable"] for c in sheet.contrasts if "variable" in c)]
+    out["variables"] = {**{v: "factor" for v in factors}, **dict(raw.get("variables") or {})}
+    return out
+
+
+def validate_config(raw: dict[str, Any], source: str | Path, base: Path | None = None) -> StudyConfig:
     """Validate a config mapping (from YAML or keyword options); the error names the offending key.
+
+    ``base``: folder against which a ``contrasts:`` sheet path is read (default: the current one).
 
     Raises
     ------
     ConfigError
         For an unknown key (listing the allowed ones), a missing key or a wrong value.
     """
+    raw = with_contrast_sheet(raw, base or Path.cwd())
     try:
         cfg = StudyConfig.model_validate(raw)
     except ValidationError as exc:
@@ -100,7 +137,7 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
             "config must be a YAML mapping of keys to values", file=path, hint="see configs/example.yaml"
         )
     base = path.resolve().parent
-    cfg = validate_config(raw, path)
+    cfg = validate_config(raw, path, base)
 
     updates: dict[str, Any] = {
         "counts": (base / cfg.counts).resolve(),
@@ -109,7 +146,16 @@ def load_config(path: str | Path, *, outdir: str | Path | None = None) -> StudyC
         "gene_sets": cfg.gene_sets.model_copy(
             update={"gmt": [(base / g).resolve() for g in cfg.gene_sets.gmt]}
         ),
+        "lengths": (base / cfg.lengths).resolve() if cfg.lengths is not None else None,
     }
+    if cfg.tximport is not None:
+        tx = cfg.tximport
+        updates["tximport"] = tx.model_copy(
+            update={
+                "files": str((base / tx.files).resolve()),
+                "tx2gene": (base / tx.tx2gene).resolve() if tx.tx2gene is not None else None,
+            }
+        )
     if cfg.name == "study":
         stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem) or "study"
         updates["name"] = stem

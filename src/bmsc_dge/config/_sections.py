@@ -111,3 +111,31 @@ class PseudobulkConfig(_Strict):
     layer: str | None = None
     min_cells: int = Field(10, ge=1)
     min_counts: int = Field(1000, ge=0)
+
+
+class TximportConfig(_Strict):
+    """Transcript quantifications in place of ``counts``: R's ``tximport`` + ``DESeqDataSetFromTximport``.
+
+    ``files`` is a path pattern with ``{sample}``, filled from the sample sheet's IDs (e.g.
+    ``quants/{sample}/quant.sf``; ``.gz`` accepted). ``tx2gene``: transcript ID, gene ID per line
+    (not needed for RSEM ``genes.results``). Counts are summed per gene and rounded; the average
+    transcript lengths become DESeq2's normalization factors.
+    """
+
+    type: Literal["salmon", "kallisto", "rsem"]
+    files: str
+    tx2gene: Path | None = None
+    #: R's ``ignoreTxVersion``: match ``ENST...1`` in the files to ``ENST...`` in tx2gene
+    ignore_tx_version: bool = False
+    #: R's ``ignoreAfterBar``: match GENCODE ``ENST...|ENSG...|...`` names on their first field
+    ignore_after_bar: bool = False
+    #: drop transcripts absent from tx2gene as R does (refused by default)
+    drop_unmapped: bool = False
+
+    @model_validator(mode="after")
+    def _pattern(self) -> TximportConfig:
+        if "{sample}" not in self.files:
+            raise ValueError(
+                "`files` must contain {sample} (filled with each sample ID), e.g. 'quants/{sample}/quant.sf'"
+            )
+        return self

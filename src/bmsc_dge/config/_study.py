@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from bmsc_dge.config._sections import (
     GeneSetConfig,
     PseudobulkConfig,
     TargetConfig,
+    TximportConfig,
 )
 
 
@@ -48,6 +49,37 @@ class StudyConfig(_Strict):
     counts_format: Literal["auto", "table", "featurecounts"] = "auto"
     symbol_column: str | None = None
     pseudobulk: PseudobulkConfig | None = None
+    #: Salmon / kallisto / RSEM quantifications in place of ``counts`` (R's tximport)
+    tximport: TximportConfig | None = None
+    #: average transcript lengths (nf-core/rnaseq ``salmon.merged.gene_lengths.tsv``) beside ``counts``
+    lengths: Path | None = None
+    #: strand column of STAR ``ReadsPerGene.out.tab`` files (required for them)
+    star_strand: Literal["unstranded", "forward", "reverse"] | None = None
+    #: duplicated gene IDs in the counts: refused (``error``) or summed (``sum``)
+    duplicate_genes: Literal["error", "sum"] = "error"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _counts_or_tximport(cls, data: Any) -> Any:
+        """``tximport`` stands in place of ``counts``: ``counts`` then names its file pattern."""
+        if isinstance(data, dict) and data.get("tximport") is not None:
+            if data.get("counts") is not None:
+                raise ValueError("give either `counts` or `tximport`, not both")
+            files = data["tximport"].get("files") if isinstance(data["tximport"], dict) else None
+            if files is not None:
+                data = {**data, "counts": files}
+        return data
+
+    @model_validator(mode="after")
+    def _lengths_need_a_table(self) -> StudyConfig:
+        if self.lengths is not None and (self.tximport is not None or self.pseudobulk is not None):
+            raise ValueError("`lengths` goes with a `counts` table (nf-core/rnaseq's merged gene counts)")
+        return self
+
+    @property
+    def per_sample_counts(self) -> bool:
+        """Counts come as one file per sample (``counts`` or ``tximport.files`` holds ``{sample}``)."""
+        return "{sample}" in str(self.counts)
 
     @field_validator("name")
     @classmethod

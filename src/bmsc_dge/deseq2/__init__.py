@@ -14,6 +14,7 @@ random numbers), ``_irls`` (``fitBeta``, ``fitNbinomGLMsOptim``), ``_glm`` (Wald
 ``_multitest`` (``pvalueAdjustment``), ``_inference`` / ``_dataset`` (PyDESeq2's interfaces).
 """
 
+from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, normalization_factors
 from bmsc_dge.deseq2._design import (
     coefficient_scale,
     fit_references,
@@ -36,7 +37,9 @@ from bmsc_dge.deseq2._fit import (
 from bmsc_dge.deseq2._vst import vst
 
 __all__ = [
+    "AVG_TX_LENGTH",
     "DE_COLUMNS",
+    "NORM_FACTORS",
     "DEFit",
     "coefficient_scale",
     "contrast_table",
@@ -44,6 +47,7 @@ __all__ = [
     "fit_problems",
     "fit_references",
     "lrt_statistics",
+    "normalization_factors",
     "normalized_counts",
     "reorder_reference",
     "resolve_coefficient",

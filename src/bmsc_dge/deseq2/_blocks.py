@@ -81,3 +81,19 @@ def crossprod(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """
     p = x.shape[1]
     return (w.T @ outer_rows(x)).reshape(w.shape[1], p, p)
+
+
+def as_offsets(factors: np.ndarray) -> np.ndarray:
+    """Size factors (one per sample) as a samples x 1 column; normalization factors as they are.
+
+    R DESeq2 fits ``mu = s_j * q_ij`` with size factors, or ``mu = NF_ij * q_ij`` with gene- and
+    sample-specific normalization factors (``normalizationFactors``, e.g. from tximport's average
+    transcript lengths). Every fit here takes either: a samples x 1 column broadcasts over genes.
+    """
+    a = np.asarray(factors, dtype=float)
+    return a[:, None] if a.ndim == 1 else a
+
+
+def gene_columns(offsets: np.ndarray, genes: slice | np.ndarray) -> np.ndarray:
+    """The columns of ``offsets`` (:func:`as_offsets`) for ``genes``; a size-factor column serves all."""
+    return offsets if offsets.shape[1] == 1 else offsets[:, genes]

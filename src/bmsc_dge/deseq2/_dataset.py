@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydeseq2.dds import DeseqDataSet
+from pydeseq2.utils import trimmed_mean
+from scipy.stats import f as f_dist
 
 from bmsc_dge.deseq2._blocks import MIN_MU, by_gene_blocks
 from bmsc_dge.deseq2._dispersion import map_dispersions_r
@@ -15,6 +19,56 @@ from bmsc_dge.deseq2._prior import dispersion_prior_variance
 from bmsc_dge.deseq2._trend import TrendFitError, parametric_trend_r
 
 logger = logging.getLogger(__name__)
+
+#: layer with average transcript lengths (samples x genes) from tximport / nf-core gene lengths
+AVG_TX_LENGTH = "avg_tx_length"
+#: layer with R's ``normalizationFactors`` (samples x genes), computed from :data:`AVG_TX_LENGTH`
+NORM_FACTORS = "norm_factors"
+
+
+def normalization_factors(
+    counts: np.ndarray, lengths: np.ndarray, kind: str = "ratio"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R's ``estimateSizeFactors`` on a data set with ``avgTxLength`` (``estimateNormFactors``).
+
+    ``nm = lengths / geometric mean of each gene's lengths``; library-size factors are the median
+    ratios of ``counts / nm`` to the genes' geometric means (for ``poscounts``, R passes the
+    positive-count geometric means of the raw counts, and rescales the factors to geometric mean
+    1); ``nf = nm * sf``, divided by each gene's geometric mean over samples.
+
+    Parameters
+    ----------
+    counts, lengths
+        Samples x genes.
+    kind
+        ``ratio`` or ``poscounts`` (R's ``type``).
+
+    Returns
+    -------
+    tuple
+        Normalization factors (samples x genes), the library-size factors (scaled to geometric
+        mean 1, for display) and the log geometric means used.
+    """
+    counts = np.asarray(counts, dtype=float)
+    length = np.asarray(lengths, dtype=float)
+    nm = length / np.exp(np.log(length).mean(axis=0))
+    ratio = counts / nm
+    with np.errstate(divide="ignore"):
+        if kind == "poscounts":
+            logc = np.log(counts)
+            log_geo = np.where(counts > 0, logc, 0.0).sum(axis=0) / counts.shape[0]
+            log_geo[~(counts > 0).any(axis=0)] = -np.inf
+        else:
+            log_geo = np.log(ratio).mean(axis=0)
+        log_ratio = np.log(ratio)
+    usable = np.isfinite(log_geo)[None, :] & (ratio > 0)
+    with np.errstate(invalid="ignore"):
+        sf = np.exp(np.nanmedian(np.where(usable, log_ratio - log_geo[None, :], np.nan), axis=1))
+    if kind == "poscounts":
+        sf = sf / np.exp(np.mean(np.log(sf)))
+    nf = nm * sf[:, None]
+    nf = nf / np.exp(np.log(nf).mean(axis=0))
+    return nf, sf / np.exp(np.mean(np.log(sf))), log_geo
 
 
 class RDeseqDataSet(DeseqDataSet):
@@ -35,6 +89,9 @@ class RDeseqDataSet(DeseqDataSet):
         factors are scaled to geometric mean 1. PyDESeq2's ``poscounts`` differs by up to ~0.2%.
         """
         kind = fit_type or self.size_factors_fit_type
+        if AVG_TX_LENGTH in self.layers or NORM_FACTORS in self.layers:
+            self._fit_normalization_factors(kind)
+            return
         if kind != "poscounts" or control_genes is not None:
             super().fit_size_factors(fit_type=fit_type, control_genes=control_genes)  # type: ignore[arg-type]
             return
@@ -54,6 +111,113 @@ class RDeseqDataSet(DeseqDataSet):
         self.var["_normed_means"] = self.layers["normed_counts"].mean(axis=0)
         self.logmeans = log_geo
         self.filtered_genes = np.isfinite(log_geo)
+
+    def _fit_normalization_factors(self, kind: str) -> None:
+        """R's normalization factors from :data:`AVG_TX_LENGTH` (kept when given, as in a refit).
+
+        ``obs["size_factors"]`` then holds the library-size part (geometric mean 1), for display;
+        every fit uses the factors of :data:`NORM_FACTORS`, as R's ``getSizeOrNormFactors``.
+        """
+        counts = np.asarray(self.X, dtype=float)
+        if NORM_FACTORS in self.layers:
+            nf = np.asarray(self.layers[NORM_FACTORS], dtype=float)
+            sf = np.exp(np.log(nf).mean(axis=1))
+        else:
+            nf, sf, self.logmeans = normalization_factors(
+                counts, np.asarray(self.layers[AVG_TX_LENGTH]), kind
+            )
+            self.filtered_genes = np.isfinite(self.logmeans)
+            self.layers[NORM_FACTORS] = nf
+        self.obs["size_factors"] = sf
+        self.layers["normed_counts"] = counts / nf
+        self.var["_normed_means"] = self.layers["normed_counts"].mean(axis=0)
+
+    def _offsets(self, genes: np.ndarray) -> Any:
+        """Context of the inference fits: normalization factors of ``genes`` when the data set has them."""
+        if NORM_FACTORS not in self.layers:
+            return nullcontext()
+        return self.inference.offsets(np.asarray(self.layers[NORM_FACTORS], dtype=float)[:, genes])
+
+    def fit_genewise_dispersions(self, vst: bool = False) -> None:
+        """PyDESeq2's gene-wise step; with normalization factors the means and moments use them."""
+        if "size_factors" not in self.obs:
+            self.fit_size_factors(fit_type=self.size_factors_fit_type)
+        with self._offsets(~(np.asarray(self.X) == 0).all(axis=0)):
+            super().fit_genewise_dispersions(vst)
+
+    def fit_LFC(self) -> None:  # noqa: N802 - PyDESeq2 method name
+        """PyDESeq2's GLM fit (R's ``fitBeta``); with normalization factors ``mu = NF * exp(X b)``."""
+        if "dispersions" not in self.var:
+            self.fit_MAP_dispersions()
+        with self._offsets(self.var["non_zero"].to_numpy(dtype=bool)):
+            super().fit_LFC()
+
+    def _replace_outliers(self) -> None:
+        """R's ``replaceOutliers``: with normalization factors the replacement is ``trimmed mean x NF``."""
+        super()._replace_outliers()
+        if NORM_FACTORS not in self.layers or not bool(self.var["replaced"].any()):
+            return
+        cols = self.var["replaced"].to_numpy(dtype=bool)
+        p = self.obsm["design_matrix"].shape[1]
+        outlier = np.asarray(self.layers["cooks"])[:, cols] > f_dist.ppf(0.99, p, self.n_obs - p)
+        trim = np.asarray(trimmed_mean(np.asarray(self.layers["normed_counts"])[:, cols], trim=0.2, axis=0))
+        replacement = (trim[None, :] * np.asarray(self.layers[NORM_FACTORS])[:, cols]).astype(int)
+        counts = np.asarray(self.X)[:, cols].copy()
+        mask = self.obs["replaceable"].to_numpy(dtype=bool)[:, None] & outlier
+        counts[mask] = replacement[mask]
+        self.counts_to_refit.X = counts
+
+    def _refit_without_outliers(self) -> None:
+        """R's ``refitWithoutOutliers``; with normalization factors a sub data set of this class keeps them.
+
+        As R: gene-wise dispersions of the replaced counts, the trend and prior variance of the
+        full fit, MAP dispersions and the GLM fit, copied back into this data set.
+        """
+        if NORM_FACTORS not in self.layers:
+            super()._refit_without_outliers()
+            return
+        sub_counts = np.asarray(self.counts_to_refit.X)
+        new_all_zero = (sub_counts == 0).all(axis=0)
+        self.new_all_zeroes_genes = self.counts_to_refit.var_names[new_all_zero]
+        self.var["refitted"] = self.var["replaced"].copy()
+        self.var.loc[self.var["refitted"], "refitted"] = ~new_all_zero
+        if new_all_zero.any():
+            self.var.loc[self.new_all_zeroes_genes, "_normed_means"] = 0
+            self.varm["LFC"].loc[self.new_all_zeroes_genes, :] = 0
+        refit = self.var["refitted"].to_numpy(dtype=bool)
+        if not refit.any():
+            return
+        names = self.var_names[refit]
+        sub = RDeseqDataSet(
+            counts=pd.DataFrame(sub_counts[:, ~new_all_zero], index=self.obs_names, columns=names),
+            metadata=self.obs,
+            design=self.design,
+            min_mu=self.min_mu,
+            min_disp=self.min_disp,
+            max_disp=self.max_disp,
+            refit_cooks=False,
+            beta_tol=self.beta_tol,
+            inference=self.inference,
+            quiet=True,
+        )
+        sub.layers[NORM_FACTORS] = np.asarray(self.layers[NORM_FACTORS])[:, refit]
+        sub.fit_size_factors()
+        sub.fit_genewise_dispersions()
+        sub.uns["disp_function_type"] = self.uns["disp_function_type"]
+        for key in ("trend_coeffs", "mean_disp"):
+            if key in self.uns:
+                sub.uns[key] = self.uns[key]
+        sub.var["fitted_dispersions"] = sub.disp_function(sub.var["_normed_means"])
+        sub.uns["_squared_logres"] = self.uns["_squared_logres"]
+        sub.uns["prior_disp_var"] = self.uns["prior_disp_var"]
+        sub.fit_MAP_dispersions()
+        sub.fit_LFC()
+        for name in ("_normed_means", "genewise_dispersions", "fitted_dispersions", "dispersions"):
+            self.var.loc[refit, name] = sub.var[name].to_numpy()
+        self.varm["LFC"][refit] = sub.varm["LFC"].to_numpy()
+        self.layers["replace_cooks"] = np.asarray(self.layers["cooks"]).copy()
+        replaceable = self.obs["replaceable"].to_numpy(dtype=bool)
+        self.layers["replace_cooks"][np.ix_(replaceable, refit)] = 0.0
 
     def fit_dispersion_prior(self) -> None:
         """Prior variance of log dispersions as R's ``estimateDispersionsPriorVar``.

@@ -35,7 +35,9 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -47,7 +49,7 @@ from pydeseq2.ds import DeseqStats
 from bmsc_dge import engines
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.deseq2._blocks import R_RIDGE, one_blas_thread
-from bmsc_dge.deseq2._dataset import RDeseqDataSet
+from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, RDeseqDataSet
 from bmsc_dge.deseq2._design import (
     coefficient_scale,
     resolve_coefficient,
@@ -152,6 +154,13 @@ def fit_deseq2(
             quiet=True,
         )
         dds.var["symbol"] = adata.var["symbol"].astype(str).to_numpy()
+        if AVG_TX_LENGTH in adata.layers:  # R's DESeqDataSetFromTximport: length offsets
+            if engine.name != "bmsc-dge":
+                raise FitError(
+                    f"{engine.label} cannot use average transcript lengths (R's normalizationFactors); "
+                    "use de.engine: bmsc-dge"
+                )
+            dds.layers[AVG_TX_LENGTH] = np.asarray(adata.layers[AVG_TX_LENGTH], dtype=float)
         try:
             dds.deseq2()
         except np.linalg.LinAlgError as exc:
@@ -222,7 +231,8 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
             inference=dds.inference,
             quiet=True,
         )
-        ds.run_wald_test()
+        with _offsets(dds, None):
+            ds.run_wald_test()
         lfc = (ds.LFC.to_numpy() @ vec) / np.log(2) / unit
         se = ds.SE.to_numpy(dtype=float) / np.log(2) / unit
         stat = ds.statistics.to_numpy(dtype=float)
@@ -248,7 +258,8 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
         shrunk_se = np.full(dds.n_vars, np.nan)
         shrink_failed = np.zeros(dds.n_vars, dtype=bool)
         if cfg.lfc_shrink and coeff is not None:
-            ds.lfc_shrink(coeff=coeff)
+            with _offsets(dds, dds.non_zero_idx):
+                ds.lfc_shrink(coeff=coeff)
             shrunk = ds.LFC[coeff].to_numpy(dtype=float) / np.log(2) / unit
             shrunk_se = ds.SE.to_numpy(dtype=float) / np.log(2) / unit
             shrink_failed = ~ds._LFC_shrink_converged.fillna(True).to_numpy(dtype=bool)
@@ -287,6 +298,14 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     return res
 
 
+def _offsets(dds: DeseqDataSet, genes: np.ndarray | None) -> Any:
+    """Normalization factors of ``genes`` (all when None) for PyDESeq2's statistics calls, if any."""
+    if NORM_FACTORS not in dds.layers:
+        return nullcontext()
+    nf = np.asarray(dds.layers[NORM_FACTORS], dtype=float)
+    return dds.inference.offsets(nf if genes is None else nf[:, genes])
+
+
 def fit_problems(fit: DEFit, shrink_failed: np.ndarray | None = None) -> dict[str, list[str]]:
     """Genes whose fits failed, by reason (R reports the first as "rows did not converge in beta").
 
@@ -319,13 +338,13 @@ def fit_problems(fit: DEFit, shrink_failed: np.ndarray | None = None) -> dict[st
 
 
 def normalized_counts(fit: DEFit) -> pd.DataFrame:
-    """Counts divided by DESeq2 size factors (samples x genes)."""
+    """Counts divided by DESeq2 size factors, or by normalization factors when the fit has them."""
     dds = fit.dds
     return pd.DataFrame(np.asarray(dds.layers["normed_counts"]), index=dds.obs_names, columns=dds.var_names)
 
 
 def size_factors(fit: DEFit) -> pd.Series:
-    """DESeq2 median-of-ratios size factors per sample."""
+    """DESeq2 size factors per sample (with transcript-length offsets: their library-size part)."""
     return pd.Series(np.asarray(fit.dds.obs["size_factors"]), index=fit.dds.obs_names, name="size_factor")
 
 

@@ -21,7 +21,7 @@ import logging
 import numpy as np
 from scipy.stats import norm
 
-from bmsc_dge.deseq2._blocks import crossprod
+from bmsc_dge.deseq2._blocks import as_offsets, crossprod, gene_columns
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def linear_model_mu(
     counts
         Raw counts, samples x genes.
     size_factors
-        Size factor per sample.
+        Size factor per sample, or normalization factors (samples x genes).
     design
         Design matrix, samples x p (full column rank).
     min_mu
@@ -47,7 +47,7 @@ def linear_model_mu(
     numpy.ndarray
         ``max(sf * X (X'X)^-1 X' (counts / sf), min_mu)``, samples x genes.
     """
-    sf = np.asarray(size_factors, dtype=float)[:, None]
+    sf = as_offsets(size_factors)
     x = np.asarray(design, dtype=float)
     normed = np.asarray(counts, dtype=float) / sf
     coef, *_ = np.linalg.lstsq(x, normed, rcond=None)
@@ -154,7 +154,7 @@ def _log_posterior_terms(
     k: int,
 ) -> np.ndarray:
     """Negative log posterior (up to a constant) per gene; ``beta``: genes x p."""
-    eta = x @ beta.T + offset[:, None]  # samples x genes
+    eta = x @ beta.T + as_offsets(offset)  # samples x genes
     nll = -(y * eta - (y + size) * np.logaddexp(eta, np.log(size))).sum(axis=0)
     free = np.ones(beta.shape[1], dtype=bool)
     free[k] = False
@@ -173,7 +173,7 @@ def _gradient_hessian(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient (genes x p) and exact Hessian (genes x p x p) of the negative log posterior."""
-    eta = x @ beta.T + offset[:, None]
+    eta = x @ beta.T + as_offsets(offset)
     e = np.exp(np.minimum(eta, 700.0))
     resid = y - (y + size) * e / (size + e)
     frac = (y + size) * size * e / (size + e) ** 2
@@ -222,7 +222,7 @@ def shrink_lfc_map(
     size
         NB size (1 / dispersion) per gene.
     offset
-        Log size factors per sample.
+        Log size factors per sample, or log normalization factors (samples x genes).
     prior_no_shrink_scale
         Sd of the normal prior on unshrunk coefficients (PyDESeq2 and apeglm: 15).
     prior_scale
@@ -244,7 +244,7 @@ def shrink_lfc_map(
     x = np.asarray(design, dtype=float)
     y = np.asarray(counts, dtype=float)
     size = np.broadcast_to(np.asarray(size, dtype=float)[None, :], y.shape)
-    off = np.asarray(offset, dtype=float)
+    off = as_offsets(offset)
     n_genes, p = y.shape[1], x.shape[1]
     k = int(shrink_index)
     # Start: unshrunk coefficients from least squares on log counts with the shrunk one fixed at
@@ -252,7 +252,7 @@ def shrink_lfc_map(
     start = 0.1 * (-1.0) ** np.arange(p)
     free = np.ones(p, dtype=bool)
     free[k] = False
-    target = np.log(y / np.exp(off)[:, None] + 0.1) - x[:, [k]] * start[k]
+    target = np.log(y / np.exp(off) + 0.1) - x[:, [k]] * start[k]
     beta = np.zeros((n_genes, p))
     beta[:, k] = start[k]
     if free.any():
@@ -268,7 +268,7 @@ def shrink_lfc_map(
             break
         b = beta[idx]
         grad, hess = _gradient_hessian(
-            b, x, y[:, idx], size[:, idx], off, prior_no_shrink_scale, prior_scale, k
+            b, x, y[:, idx], size[:, idx], gene_columns(off, idx), prior_no_shrink_scale, prior_scale, k
         )
         # Make the Hessian positive definite where needed (smallest eigenvalue >= 1e-6 * scale).
         low = np.linalg.eigvalsh(hess)[:, 0]
@@ -289,7 +289,14 @@ def shrink_lfc_map(
                 break
             cand = b[j] + t[j, None] * step[j]
             val = _log_posterior_terms(
-                cand, x, y[:, idx[j]], size[:, idx[j]], off, prior_no_shrink_scale, prior_scale, k
+                cand,
+                x,
+                y[:, idx[j]],
+                size[:, idx[j]],
+                gene_columns(off, idx[j]),
+                prior_no_shrink_scale,
+                prior_scale,
+                k,
             )
             ok = np.isfinite(val) & (val <= old[j] + 1e-4 * t[j] * slope[j])
             new_b[j[ok]] = cand[ok]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
 from pydeseq2.default_inference import DefaultInference
 
-from bmsc_dge.deseq2._blocks import MIN_MU, R_RIDGE, by_gene_blocks
+from bmsc_dge.deseq2._blocks import MIN_MU, R_RIDGE, as_offsets, by_gene_blocks, gene_columns
 from bmsc_dge.deseq2._dispersion import genewise_dispersions_r, map_dispersions_r
 from bmsc_dge.deseq2._glm import linear_model_mu, shrink_lfc_map, wald_test
 from bmsc_dge.deseq2._irls import irls_r, optim_refit_r
@@ -27,7 +29,34 @@ class RInference(DefaultInference):
 
     Nothing runs per gene in Python and no process pool is started: ``n_cpus`` threads fit blocks
     of genes at once (:func:`by_gene_blocks`; numpy releases the GIL in its array loops).
+
+    Normalization factors (R's ``normalizationFactors``: one factor per sample and gene, e.g. from
+    tximport's average transcript lengths) reach the fits through :meth:`offsets`: PyDESeq2's data
+    set hands its methods one size factor per sample, and :class:`RDeseqDataSet` wraps each call
+    whose genes it knows in ``with inference.offsets(nf[:, genes])``.
     """
+
+    _offsets: np.ndarray | None = None
+
+    @contextmanager
+    def offsets(self, factors: np.ndarray | None) -> Iterator[None]:
+        """Use ``factors`` (samples x the genes of the enclosed calls) instead of the size factors."""
+        old = self._offsets
+        self._offsets = None if factors is None else np.asarray(factors, dtype=float)
+        try:
+            yield
+        finally:
+            self._offsets = old
+
+    def _factors(self, size_factors: np.ndarray, n_genes: int) -> np.ndarray:
+        """The size factors given, or the normalization factors of :meth:`offsets` (checked to fit)."""
+        if self._offsets is None:
+            return as_offsets(size_factors)
+        if self._offsets.shape[1] != n_genes:
+            raise ValueError(
+                f"normalization factors for {self._offsets.shape[1]} genes given to a fit of {n_genes} genes"
+            )
+        return self._offsets
 
     def irls(
         self,
@@ -43,11 +72,11 @@ class RInference(DefaultInference):
         maxiter: int = 250,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         y = np.asarray(counts, dtype=float)
-        sf = np.asarray(size_factors, dtype=float)
+        sf = self._factors(size_factors, y.shape[1])
         x = np.asarray(design_matrix, dtype=float)
         d = np.asarray(disp, dtype=float)
         beta, mu, hat, conv = by_gene_blocks(
-            lambda g: irls_r(y[:, g], sf, x, d[g], ridge=R_RIDGE, min_mu=min_mu),
+            lambda g: irls_r(y[:, g], gene_columns(sf, g), x, d[g], ridge=R_RIDGE, min_mu=min_mu),
             y.shape[0],
             y.shape[1],
             (0, 1, 1, 0),
@@ -55,7 +84,7 @@ class RInference(DefaultInference):
         )
         if (~conv).any():  # R refits these with optim (fitNbinomGLMsOptim); hat values stay IRLS's
             idx = np.flatnonzero(~conv)
-            b2, m2, c2 = optim_refit_r(y[:, idx], sf, x, d[idx], beta[idx], min_mu=min_mu)
+            b2, m2, c2 = optim_refit_r(y[:, idx], gene_columns(sf, idx), x, d[idx], beta[idx], min_mu=min_mu)
             beta[idx], mu[:, idx] = b2, m2
             conv[idx] = c2
         return beta, mu, hat, conv
@@ -67,7 +96,18 @@ class RInference(DefaultInference):
         design_matrix: np.ndarray,
         min_mu: float,
     ) -> np.ndarray:
-        return linear_model_mu(counts, size_factors, design_matrix, min_mu)
+        return linear_model_mu(counts, self._factors(size_factors, counts.shape[1]), design_matrix, min_mu)
+
+    def fit_moments_dispersions(self, normed_counts: np.ndarray, size_factors: np.ndarray) -> np.ndarray:
+        """R's ``momentsDispEstimate``: ``xim`` is ``mean(1 / colMeans(normalizationFactors))`` with them."""
+        if self._offsets is None:
+            return np.asarray(super().fit_moments_dispersions(normed_counts, size_factors))
+        nf = self._factors(size_factors, normed_counts.shape[1])
+        xim = float(np.mean(1.0 / nf.mean(axis=1)))
+        mean = normed_counts.mean(axis=0)
+        var = normed_counts.var(axis=0, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.nan_to_num((var - xim * mean) / mean**2))
 
     def wald_test(
         self,
@@ -81,11 +121,17 @@ class RInference(DefaultInference):
         alt_hypothesis: Literal["greaterAbs", "lessAbs", "greater", "less"] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if alt_hypothesis is not None:  # thresholded tests: PyDESeq2's per-gene code
+            if self._offsets is not None:
+                mu = self._factors(np.ones(design_matrix.shape[0]), lfc.shape[0]) * np.exp(
+                    design_matrix @ lfc.T
+                )
             return super().wald_test(
                 design_matrix, disp, lfc, mu, ridge_factor, contrast, lfc_null, alt_hypothesis
             )
         x = np.asarray(design_matrix, dtype=float)
         d, b = np.asarray(disp, dtype=float), np.asarray(lfc, dtype=float)
+        if self._offsets is not None:  # PyDESeq2 formed mu from size factors
+            mu = self._factors(np.ones(x.shape[0]), b.shape[0]) * np.exp(x @ b.T)
         # R's fitBeta forms the covariance from the means clamped at minmu (0.5), as in its IRLS
         # loop; PyDESeq2 passes unclamped means. Low-count genes in shallow data depend on this.
         m = np.maximum(np.asarray(mu, dtype=float), MIN_MU)
@@ -115,9 +161,16 @@ class RInference(DefaultInference):
         shrink_index: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y, sz = np.asarray(counts, dtype=float), np.asarray(size, dtype=float)
+        off = as_offsets(offset) if self._offsets is None else np.log(self._factors(offset, y.shape[1]))
         beta, inv, conv = by_gene_blocks(
             lambda g: shrink_lfc_map(
-                design_matrix, y[:, g], sz[g], offset, prior_no_shrink_scale, prior_scale, shrink_index
+                design_matrix,
+                y[:, g],
+                sz[g],
+                gene_columns(off, g),
+                prior_no_shrink_scale,
+                prior_scale,
+                shrink_index,
             ),
             y.shape[0],
             y.shape[1],

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import gammaln
 
-from bmsc_dge.deseq2._blocks import crossprod, outer_rows
+from bmsc_dge.deseq2._blocks import as_offsets, crossprod, gene_columns, outer_rows
 
 
 def nb_deviance(y: np.ndarray, mu: np.ndarray, disp: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def irls_r(
     y
         Counts, samples x genes.
     sf
-        Size factors per sample.
+        Size factors per sample, or normalization factors (samples x genes; :func:`as_offsets`).
     x
         Design matrix, samples x p.
     disp
@@ -60,9 +60,10 @@ def irls_r(
     p = x.shape[1]
     g = y.shape[1]
     lam = np.eye(p) * ridge
+    nf = as_offsets(sf)
     q, r = np.linalg.qr(x)
-    beta = np.linalg.solve(r, q.T @ np.log(y / sf[:, None] + 0.1)).T  # genes x p
-    mu = np.maximum(sf[:, None] * np.exp(x @ beta.T), min_mu)
+    beta = np.linalg.solve(r, q.T @ np.log(y / nf + 0.1)).T  # genes x p
+    mu = np.maximum(nf * np.exp(x @ beta.T), min_mu)
     active = np.ones(g, dtype=bool)
     converged = np.zeros(g, dtype=bool)
     dev_old = np.zeros(g)
@@ -72,7 +73,7 @@ def irls_r(
             break
         m = mu[:, idx]
         w = m / (1.0 + disp[idx][None, :] * m)
-        z = np.log(m / sf[:, None]) + (y[:, idx] - m) / m
+        z = np.log(m / gene_columns(nf, idx)) + (y[:, idx] - m) / m
         a = crossprod(x, w) + lam
         b = (w * z).T @ x
         new = np.linalg.solve(a, b[..., None])[..., 0]
@@ -81,7 +82,7 @@ def irls_r(
         # R breaks out of its loop before updating the means of a gene whose step went beyond
         # `large`, so its hat values come from the previous means
         keep = idx[~bad]
-        mu[:, keep] = np.maximum(sf[:, None] * np.exp(x @ new[~bad].T), min_mu)
+        mu[:, keep] = np.maximum(gene_columns(nf, keep) * np.exp(x @ new[~bad].T), min_mu)
         dev = nb_deviance(y[:, idx], mu[:, idx], disp[idx])
         conv_test = np.abs(dev - dev_old[idx]) / (np.abs(dev) + 0.1)
         bad |= ~np.isfinite(conv_test)
@@ -93,7 +94,7 @@ def irls_r(
     a = crossprod(x, w) + lam
     ainv = np.linalg.inv(a)
     hat = (outer_rows(x) @ ainv.reshape(ainv.shape[0], -1).T) * w
-    return beta, sf[:, None] * np.exp(x @ beta.T), hat, converged
+    return beta, nf * np.exp(x @ beta.T), hat, converged
 
 
 def _nb_loglik_row(y: np.ndarray, mu: np.ndarray, alpha: float) -> float:
@@ -153,7 +154,8 @@ def optim_refit_r(
     y
         Counts, samples x genes (only the genes to refit).
     sf, x, disp
-        Size factors, design matrix, dispersions of those genes.
+        Size factors (or normalization factors of those genes, samples x genes), design matrix,
+        dispersions of those genes.
     beta_irls
         IRLS coefficients (natural log), genes x p.
 
@@ -166,8 +168,9 @@ def optim_refit_r(
     from scipy.optimize import fmin_l_bfgs_b
 
     n_genes = y.shape[1]
+    nf = as_offsets(sf)
     q, r = np.linalg.qr(x)
-    start_ls = np.linalg.solve(r, q.T @ np.log(y / sf[:, None] + 0.1)).T
+    start_ls = np.linalg.solve(r, q.T @ np.log(y / nf + 0.1)).T
     sd = math.sqrt(1.0 / lambda_log2)
     log_norm_const = -0.5 * math.log(2 * math.pi) - math.log(sd)
     out = np.empty_like(beta_irls)
@@ -175,10 +178,12 @@ def optim_refit_r(
     for g in range(n_genes):
         b2 = beta_irls[g] / math.log(2)
         start = b2 if np.all(np.isfinite(b2)) and np.all(np.abs(b2) < large) else start_ls[g]
-        k, alpha = y[:, g], float(disp[g])
+        k, alpha, nf_g = y[:, g], float(disp[g]), gene_columns(nf, np.array([g]))[:, 0]
 
-        def objective(p: np.ndarray, k: np.ndarray = k, alpha: float = alpha) -> float:
-            mu_row = sf * np.power(2.0, x @ p)
+        def objective(
+            p: np.ndarray, k: np.ndarray = k, alpha: float = alpha, nf_g: np.ndarray = nf_g
+        ) -> float:
+            mu_row = nf_g * np.power(2.0, x @ p)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 value = -(
                     _nb_loglik_row(k, mu_row, alpha) + float(np.sum(log_norm_const - p**2 / (2 * sd**2)))
@@ -197,5 +202,5 @@ def optim_refit_r(
         )
         out[g] = par * math.log(2)
         conv[g] = info["warnflag"] == 0
-    mu = sf[:, None] * np.exp(x @ out.T)
+    mu = nf * np.exp(x @ out.T)
     return out, mu, conv

@@ -9,6 +9,7 @@ from formulaic import model_matrix
 from scipy.stats import chi2
 
 from bmsc_dge.config import DEConfig
+from bmsc_dge.deseq2._dataset import NORM_FACTORS
 from bmsc_dge.deseq2._irls import nb_deviance
 from bmsc_dge.errors import DesignError
 
@@ -44,8 +45,12 @@ def lrt_statistics(fit: DEFit, reduced: str, cfg: DEConfig) -> tuple[np.ndarray,
         idx = dds.var_names.get_indexer(dds.counts_to_refit.var_names)
         counts[:, idx] = np.asarray(dds.counts_to_refit.X, dtype=float)
     disp = dds.var["dispersions"].to_numpy(dtype=float)
-    sf = dds.obs["size_factors"].to_numpy(dtype=float)
     nz = counts.sum(axis=0) > 0
+    sf = (
+        np.asarray(dds.layers[NORM_FACTORS], dtype=float)[:, nz]
+        if NORM_FACTORS in dds.layers
+        else dds.obs["size_factors"].to_numpy(dtype=float)
+    )
     stat = np.full(dds.n_vars, np.nan)
     inf = dds.inference
     lls = []

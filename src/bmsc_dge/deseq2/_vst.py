@@ -18,7 +18,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.deseq2._dataset import RDeseqDataSet
+from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, RDeseqDataSet
 from bmsc_dge.deseq2._inference import RInference
 
 
@@ -51,6 +51,8 @@ def vst(adata: ad.AnnData, *, n_cpus: int = 1) -> pd.DataFrame:
             inference=RInference(n_cpus=n_cpus),
             quiet=True,
         )
+        if AVG_TX_LENGTH in adata.layers:  # tximport length offsets, as in the DE fit
+            dds.layers[AVG_TX_LENGTH] = np.asarray(adata.layers[AVG_TX_LENGTH], dtype=float)
         dds.fit_size_factors()
         dds.fit_genewise_dispersions()
         dds.fit_dispersion_trend()

@@ -19,11 +19,10 @@ from bmsc_dge.io._ids import (
     map_to_symbols,
     strip_version,
 )
+from bmsc_dge.io._prefilter import apply_prefilter, check_gene_sets
 from bmsc_dge.io._read import build_anndata, read_counts, read_samples
 from bmsc_dge.io._study import (
     Study,
-    apply_prefilter,
-    check_gene_sets,
     design_matrix_for,
     load_studies,
     load_study,

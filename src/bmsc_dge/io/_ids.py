@@ -48,6 +48,12 @@ class MappingReport:
     n_genes: int
     n_mapped: int
     n_duplicated_symbols: int
+    #: identifiers that mapped to no symbol (they keep their ID as symbol)
+    unmapped: tuple[str, ...] = ()
+    #: GENCODE ``_PAR_Y`` rows (chrY copies of pseudoautosomal genes), kept apart from their chrX rows
+    n_par_y: int = 0
+    #: the table the IDs were looked up in
+    source: str = ""
 
     @property
     def rate(self) -> float:
@@ -56,10 +62,21 @@ class MappingReport:
 
     def as_text(self) -> str:
         """One-line summary for logs and reports."""
+        par = f"; {self.n_par_y} GENCODE _PAR_Y rows kept apart as '<symbol>_PAR_Y'" if self.n_par_y else ""
         return (
             f"gene IDs look like {self.id_type}; {self.n_mapped}/{self.n_genes} "
             f"({100 * self.rate:.1f}%) mapped to symbols; {self.n_duplicated_symbols} symbols "
-            "are shared by several rows (kept separate for DE, collapsed for GSEA)"
+            f"are shared by several rows (kept separate for DE, collapsed for GSEA){par}"
+        )
+
+    def unmapped_table(self) -> pd.DataFrame:
+        """``tables/qc/unmapped_ids.tsv``: each unmapped ID with the table it was looked up in."""
+        return pd.DataFrame(
+            {
+                "gene_id": list(self.unmapped),
+                "id_type": self.id_type,
+                "mapping_table": self.source,
+            }
         )
 
 
@@ -159,7 +176,9 @@ def map_to_symbols(
     if species == "other":
         out = symbols.reindex(gene_ids) if symbols is not None else ids.copy()
         out = out.fillna(ids)
-        return out, MappingReport(id_type, len(ids), len(ids), int(out.duplicated().sum()))
+        return out, MappingReport(
+            id_type, len(ids), len(ids), int(out.duplicated().sum()), source="none (species: other)"
+        )
 
     seen_species = _SPECIES_OF_TYPE.get(id_type)
     if seen_species and seen_species != species:
@@ -170,9 +189,15 @@ def map_to_symbols(
             hint=f"set `species: {seen_species}` in the config, or supply counts for {species}",
         )
 
+    par_y = ids.str.endswith("_PAR_Y")
+    table = "org.Hs.eg.db 3.16.0 (bmsc_dge/genesets/data/gene_ids_human.tsv.gz)"
     if species == "human":
         if id_type == "ensembl_human":
             mapped = ids.map(strip_version).map(_lookup("ensembl"))
+            # chrY copies of pseudoautosomal genes: their chrX row keeps the symbol
+            mapped[par_y] = (
+                ids[par_y].str.replace(r"(\.\d+)?_PAR_Y$", "", regex=True).map(_lookup("ensembl")) + "_PAR_Y"
+            )
         elif id_type == "entrez":
             mapped = ids.map(_lookup("entrez"))
         else:
@@ -191,6 +216,9 @@ def map_to_symbols(
         mapped = symbols.reindex(gene_ids) if symbols is not None else ids.copy()
         if id_type == "symbol_human" and symbols is None:
             mapped = pd.Series(pd.NA, index=gene_ids, dtype=object)
+        table = (
+            f"{species} symbols of the count file" if symbols is not None else f"{species} symbols as given"
+        )
 
     n_mapped = int(mapped.notna().sum())
     report = MappingReport(id_type, len(ids), n_mapped, 0)
@@ -208,7 +236,19 @@ def map_to_symbols(
             hint="set `species` to the organism of the data, or `species: other` with your own GMT files",
         )
     out = mapped.fillna(ids).astype(str)
-    report = MappingReport(id_type, len(ids), n_mapped, int(out[out.duplicated(keep=False)].nunique()))
+    report = MappingReport(
+        id_type,
+        len(ids),
+        n_mapped,
+        int(out[out.duplicated(keep=False)].nunique()),
+        unmapped=tuple(ids[mapped.isna().to_numpy()]),
+        n_par_y=int(par_y.sum()),
+        source=table,
+    )
+    if report.n_par_y:
+        logger.info(
+            "%d GENCODE _PAR_Y rows kept apart from their chrX genes (symbol + '_PAR_Y')", report.n_par_y
+        )
     logger.info(report.as_text())
     if report.rate < 0.5:
         logger.warning(

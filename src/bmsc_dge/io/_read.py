@@ -51,6 +51,8 @@ ANNOTATION_COLUMNS = frozenset(
         "strand",
         "length",
         "gene_type",
+        "transcript_id",
+        "transcript_id(s)",
     }
 )
 FEATURECOUNTS_HEAD = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]

@@ -21,14 +21,19 @@ import pandas as pd
 from formulaic import model_matrix
 
 from bmsc_dge.config import StudyConfig
-from bmsc_dge.deseq2 import fit_references, resolve_coefficient, standardise_covariates, with_references
-from bmsc_dge.errors import CountsError, DesignError, GeneSetError, InputError
-from bmsc_dge.genesets import load_for_study, restrict_to_data
+from bmsc_dge.deseq2 import (
+    AVG_TX_LENGTH,
+    fit_references,
+    resolve_coefficient,
+    standardise_covariates,
+    with_references,
+)
+from bmsc_dge.errors import CountsError, DesignError, InputError
 from bmsc_dge.io import _read as io
 from bmsc_dge.io import _validate as validation
 from bmsc_dge.io._design import check_full_rank, describe_design, prepare_design_frame
 from bmsc_dge.io._ids import MappingReport, map_to_symbols
-from bmsc_dge.pp import low_count_mask
+from bmsc_dge.io._sources import read_count_source, read_sheet
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +135,18 @@ def load_study(cfg: StudyConfig) -> Study:
     samples = cfg.samples
     if samples is None:  # StudyConfig refuses this; kept for type checkers
         raise DesignError("no sample sheet", hint="set `samples` in the config")
-    raw_counts, symbols, fmt = io.read_counts(
-        cfg.counts, fmt=cfg.counts_format, symbol_column=cfg.symbol_column
-    )
-    counts = validation.parse_counts(raw_counts, cfg.counts)
-    if symbols is not None:
-        symbols.index = counts.index
-    sheet = io.read_samples(samples)
-    sheet = validation.match_samples(list(counts.columns), sheet, cfg.counts, samples)
-    return _assemble(counts, symbols, sheet, cfg, fmt, cfg.counts, samples)
+    sheet, notes = read_sheet(samples)
+    if cfg.per_sample_counts:  # sample IDs name the files: check them before reading any
+        validation.match_samples([str(i) for i in sheet.index], sheet, cfg.counts, samples)
+    source = read_count_source(cfg, [str(i) for i in sheet.index])
+    sheet = validation.match_samples(list(source.counts.columns), sheet, cfg.counts, samples)
+    study = _assemble(source.counts, source.symbols, sheet, cfg, source.fmt, cfg.counts, samples)
+    if source.lengths is not None:
+        lengths = source.lengths.loc[study.adata.var_names, study.adata.obs_names]
+        study.adata.layers[AVG_TX_LENGTH] = lengths.to_numpy(dtype=float).T
+    study.notes[:0] = notes + source.notes
+    study.tables.update(source.tables)
+    return study
 
 
 def load_studies(cfg: StudyConfig) -> list[tuple[StudyConfig, Study]]:
@@ -307,7 +315,7 @@ def _assemble(
         "rate": report.rate,
     }
     logger.info("loaded %d genes x %d samples (%s format)", adata.n_vars, adata.n_obs, fmt)
-    return Study(
+    study = Study(
         adata=adata,
         frame=frame[variables],
         design_matrix=dm,
@@ -315,72 +323,15 @@ def _assemble(
         counts_format=fmt,
         design_variables=describe_design(frame[variables]),
     )
-
-
-def check_gene_sets(cfg: StudyConfig, symbols: list[str]) -> None:
-    """Load the configured collections and refuse a user GMT that shares no gene with the data.
-
-    Raises
-    ------
-    GeneSetError
-        For an unreadable GMT, built-in collections with ``species: other``, or a GMT whose genes
-        never occur in the data (usually other IDs or another species).
-    """
-    collections = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
-    by_stem = {f"gmt:{p.stem}": p for p in cfg.gene_sets.gmt}
-    for name, sets in collections.items():
-        if name not in by_stem:
-            continue
-        _, cov = restrict_to_data(sets, symbols, cfg.species)
-        if int(cov["found"].sum()) == 0:
-            example = next(iter(sets)).genes[:3]
-            raise GeneSetError(
-                f"none of the {len(sets)} gene sets shares a gene with the data (e.g. {', '.join(example)} "
-                f"vs data symbols such as {', '.join(symbols[:3])})",
-                file=by_stem[name],
-                hint="use the same gene symbols and species as the counts (HGNC for human, MGI for mouse)",
-            )
-
-
-def smallest_group(frame: pd.DataFrame, cfg: StudyConfig) -> int:
-    """Smallest number of samples in any level of any contrast variable."""
-    variables = [c.variable for c in cfg.contrasts if c.variable is not None]
-    categorical = [v for v in frame.columns if not pd.api.types.is_float_dtype(frame[v])]
-    use = variables or categorical
-    if not use:
-        return 2
-    return int(min(frame[v].value_counts().min() for v in use))
-
-
-def apply_prefilter(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataFrame]:
-    """Drop low-count genes (unless ``prefilter: false``).
-
-    Returns
-    -------
-    tuple
-        The filtered AnnData and a per-gene table (``gene_id``, ``symbol``, ``total_count``,
-        ``kept``).
-    """
-    counts = np.asarray(study.adata.layers["counts"])
-    if cfg.prefilter:
-        keep = low_count_mask(
-            counts, study.design_matrix.to_numpy(), smallest_group(study.frame, cfg), cfg.filter
+    if report.unmapped:
+        study.tables["unmapped_ids"] = report.unmapped_table()
+        study.notes.append(
+            f"{len(report.unmapped)} of {report.n_genes} gene IDs map to no symbol in {report.source} "
+            "(listed in tables/qc/unmapped_ids.tsv; they keep their ID)"
         )
-    else:
-        keep = np.ones(study.adata.n_vars, dtype=bool)
-        logger.info("prefilter disabled: all %d genes go to DESeq2", keep.size)
-    table = pd.DataFrame(
-        {
-            "gene_id": study.adata.var["gene_id"].to_numpy(),
-            "symbol": study.adata.var["symbol"].to_numpy(),
-            "total_count": counts.sum(axis=0),
-            "kept": keep,
-        }
-    )
-    if not keep.any():
-        raise DesignError(
-            "no gene passes the low-count filter",
-            file=cfg.counts,
-            hint="check that the matrix holds raw counts, or relax `filter` / set `prefilter: false`",
+    if report.n_par_y:
+        study.notes.append(
+            f"{report.n_par_y} GENCODE _PAR_Y rows (chrY copies of pseudoautosomal genes) kept as separate "
+            "genes named '<symbol>_PAR_Y', never merged with their chrX rows"
         )
-    return study.adata[:, keep].copy(), table
+    return study

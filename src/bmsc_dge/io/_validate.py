@@ -24,8 +24,10 @@ def _line_of(pos: int) -> int:
     return pos + 2
 
 
-def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
-    """Turn a string count table into validated int64 counts.
+def parse_counts(
+    raw: pd.DataFrame, path: str | Path, *, fractional: bool = False, duplicates: str = "error"
+) -> pd.DataFrame:
+    """Turn a string count table into validated int64 counts (float with ``fractional``).
 
     Parameters
     ----------
@@ -33,11 +35,15 @@ def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         Genes x samples, all cells as strings, indexed by gene ID.
     path
         Source file (for messages).
+    fractional
+        Accept non-integer values (estimated counts of Salmon/RSEM, rounded later by the caller).
+    duplicates
+        ``error`` refuses a repeated gene ID; ``sum`` keeps the rows (the caller sums them).
 
     Returns
     -------
     pandas.DataFrame
-        Integer counts with stripped gene IDs and sample names.
+        Counts with stripped gene IDs and sample names.
 
     Raises
     ------
@@ -45,16 +51,16 @@ def parse_counts(raw: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         For empty or duplicated gene IDs, duplicated sample columns, missing, non-numeric,
         negative or non-integer counts.
     """
-    stripped = _checked_gene_ids(raw, path)
+    stripped = _checked_gene_ids(raw, path, duplicates == "error")
     cols = _checked_sample_columns(raw, path)
     values = raw.copy()
     values.index = stripped
     values.columns = cols
-    out = {col: _checked_column(values[col], stripped, col, path) for col in values.columns}
+    out = {col: _checked_column(values[col], stripped, col, path, fractional) for col in values.columns}
     return pd.DataFrame(out, index=stripped)
 
 
-def _checked_gene_ids(raw: pd.DataFrame, path: str | Path) -> pd.Index:
+def _checked_gene_ids(raw: pd.DataFrame, path: str | Path, unique: bool = True) -> pd.Index:
     """Gene IDs stripped of whitespace; none empty, none duplicated."""
     ids = pd.Index([str(i) for i in raw.index])
     stripped = pd.Index([i.strip() for i in ids])
@@ -70,7 +76,7 @@ def _checked_gene_ids(raw: pd.DataFrame, path: str | Path) -> pd.Index:
             hint="every row needs a gene ID in the first column",
         )
     dup = stripped[stripped.duplicated()]
-    if len(dup):
+    if len(dup) and unique:
         first = dup[0]
         rows = [_line_of(int(i)) for i in np.flatnonzero(stripped == first)]
         raise CountsError(
@@ -78,7 +84,7 @@ def _checked_gene_ids(raw: pd.DataFrame, path: str | Path) -> pd.Index:
             file=path,
             row=rows[1],
             column="gene_id",
-            hint="sum or remove duplicated rows; gene IDs must be unique",
+            hint="remove duplicated rows, or set `duplicate_genes: sum` to add them up",
         )
     return stripped
 
@@ -109,8 +115,13 @@ def _checked_sample_columns(raw: pd.DataFrame, path: str | Path) -> pd.Index:
     return cols
 
 
-def _checked_column(column: pd.Series, genes: pd.Index, col: str, path: str | Path) -> np.ndarray:
-    """One sample's counts as int64: none missing, non-numeric, negative, fractional or huge."""
+def _checked_column(
+    column: pd.Series, genes: pd.Index, col: str, path: str | Path, fractional: bool = False
+) -> np.ndarray:
+    """One sample's counts as int64 (float with ``fractional``).
+
+    None missing, non-numeric, negative, fractional (unless allowed) or huge.
+    """
     s = column.astype(str).str.strip()
     missing = s.isin(["", "NA", "NaN", "nan", "NULL", "null", "None", "."])
     if missing.any():
@@ -148,6 +159,8 @@ def _checked_column(column: pd.Series, genes: pd.Index, col: str, path: str | Pa
             column=col,
             hint="raw read counts cannot be negative; use un-normalised counts",
         )
+    if fractional:
+        return arr
     frac = arr != np.round(arr)
     if frac.any():
         pos = int(np.flatnonzero(frac)[0])
@@ -156,8 +169,9 @@ def _checked_column(column: pd.Series, genes: pd.Index, col: str, path: str | Pa
             file=path,
             row=_line_of(pos),
             column=col,
-            hint="DESeq2 needs raw integer counts; for RSEM/Salmon expected counts round them "
-            "(as tximport's DESeqDataSetFromTximport does) or use featureCounts/STAR counts",
+            hint="DESeq2 needs raw integer counts; give Salmon/kallisto/RSEM output through "
+            "`tximport:`, nf-core/rnaseq's salmon.merged.gene_counts.tsv with `lengths:`, or "
+            "featureCounts/htseq/STAR counts",
         )
     if arr.max(initial=0) > np.iinfo(np.int64).max / 4:
         raise CountsError("count too large", file=path, column=col, hint="check the column")
