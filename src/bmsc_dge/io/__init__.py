@@ -21,6 +21,7 @@ from bmsc_dge.io._ids import (
 )
 from bmsc_dge.io._prefilter import apply_prefilter, check_gene_sets
 from bmsc_dge.io._read import build_anndata, read_counts, read_samples
+from bmsc_dge.io._sources import input_files
 from bmsc_dge.io._study import (
     Study,
     design_matrix_for,
@@ -44,6 +45,7 @@ __all__ = [
     "detect_id_type",
     "hand_over",
     "human_id_table",
+    "input_files",
     "load_studies",
     "load_study",
     "map_to_symbols",

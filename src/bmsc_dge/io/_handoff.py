@@ -7,6 +7,7 @@ import threading
 import uuid
 
 from bmsc_dge.config import StudyConfig
+from bmsc_dge.io._sources import input_files
 from bmsc_dge.io._study import Study
 
 logger = logging.getLogger(__name__)
@@ -20,9 +21,8 @@ _HANDOFF_LOCK = threading.Lock()
 
 def _input_key(cfg: StudyConfig) -> tuple[object, ...]:
     """The config and the size, mtime and inode of every input file: equal keys, equal study."""
-    files = [f for f in (cfg.counts, cfg.samples) if f is not None]
     stats = []
-    for f in files:
+    for f in input_files(cfg).values():
         st = f.stat()
         stats.append((str(f), st.st_size, st.st_mtime_ns, st.st_ino))
     return (cfg.model_dump_json(), *stats)

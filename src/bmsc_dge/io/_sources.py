@@ -263,3 +263,26 @@ def read_lengths(path: Path, counts: pd.DataFrame) -> pd.DataFrame:
             hint="use the gene_lengths file of the same nf-core run, unedited",
         )
     return lengths
+
+
+def input_files(cfg: StudyConfig) -> dict[str, Path]:
+    """Every input file of a study, labelled: for checksums, fingerprints and the hand-over key.
+
+    Labels: ``counts``, ``samples``, ``counts:<sample>``, ``tx2gene``, ``lengths``, ``gmt:<name>``.
+
+    Per-sample sources (``{sample}`` patterns) list one file per sample ID of the sheet.
+    """
+    out: dict[str, Path] = {}
+    if cfg.samples is not None:
+        out["samples"] = cfg.samples
+    if cfg.per_sample_counts and cfg.samples is not None:
+        ids = [str(i) for i in io.read_samples(cfg.samples).index.unique()]
+        out.update({f"counts:{s}": p for s, p in sample_files(cfg.counts, ids).items()})
+    else:
+        out["counts"] = cfg.counts
+    if cfg.tximport is not None and cfg.tximport.tx2gene is not None:
+        out["tx2gene"] = cfg.tximport.tx2gene
+    if cfg.lengths is not None:
+        out["lengths"] = cfg.lengths
+    out.update({f"gmt:{g.name}": g for g in cfg.gene_sets.gmt})
+    return out

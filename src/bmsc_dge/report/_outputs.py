@@ -32,7 +32,7 @@ from bmsc_dge import engines
 from bmsc_dge._atomic import write_json, write_text, write_tsv
 from bmsc_dge.config import StudyConfig, config_to_dict
 from bmsc_dge.genesets import library_version
-from bmsc_dge.io import Study, design_text
+from bmsc_dge.io import Study, design_text, input_files
 from bmsc_dge.pp import QCResult
 from bmsc_dge.report._export import write_h5ad, write_parquet, write_workbook
 from bmsc_dge.report._figures import PendingFigures
@@ -272,13 +272,7 @@ def write_run_outputs(
     manifest: dict[str, Any] = {
         "run_id": run.run_id,
         "study": cfg.name,
-        "inputs": input_checksums(
-            {
-                "counts": cfg.counts,
-                **({"samples": cfg.samples} if cfg.samples is not None else {}),
-                **{f"gmt:{g.name}": g for g in cfg.gene_sets.gmt},
-            }
-        ),
+        "inputs": input_checksums(input_files(cfg)),
         "config": config_to_dict(cfg),
         "seeds": {"gsea_permutations": cfg.seed},
         "versions": package_versions(),
