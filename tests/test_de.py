@@ -190,3 +190,29 @@ def test_no_numpy_runtime_warning_reaches_the_user_on_shallow_donor_data():
         str(w.message) for w in caught
     ][:3]
     assert (table["padj"] < 0.05).sum() > 0
+
+
+def test_a_failing_parametric_trend_is_said_and_names_the_mean_fit(monkeypatch, caplog):
+    """Shallow 2 vs 2 data where R's parametric (and local) trends fail: no traceback; the run says
+    so, names de.fit_type: mean, and fits with the mean trend (as R's fitType = "mean")."""
+    import bmsc_dge.deseq2._dataset as dataset
+    from bmsc_dge.deseq2._trend import TrendFitError
+
+    from .parity_helpers import CASES, load_dataset
+
+    def failing(*args, **kwargs):
+        raise TrendFitError("parametric dispersion fit did not converge in 10 iterations")
+
+    monkeypatch.setattr(dataset, "parametric_trend_r", failing)
+    adata, frame = load_dataset("shallow_two")
+    cfg = DEConfig(n_cpus=1)
+    with caplog.at_level("WARNING", logger="bmsc_dge"):
+        fit = fit_deseq2(adata, frame, "~ condition", {"condition": "control"}, cfg)
+        table = contrast_table(fit, CASES["shallow_two"]["contrast"], 0.05, cfg)
+    assert "de.fit_type: mean" in caplog.text and "local fit" in caplog.text
+    assert fit.dds.uns["disp_function_type"] == "mean"
+    explicit = fit_deseq2(
+        adata, frame, "~ condition", {"condition": "control"}, DEConfig(n_cpus=1, fit_type="mean")
+    )
+    mean_table = contrast_table(explicit, CASES["shallow_two"]["contrast"], 0.05, cfg)
+    pd.testing.assert_frame_equal(table, mean_table)

@@ -181,3 +181,21 @@ def test_length_offsets_matter_here(name, tmp_path):
     ]
     moved = np.abs(np.log(tables[0] / tables[1].reindex(tables[0].index)))
     assert (moved > 0.1).sum() > 10
+
+
+def test_transcripts_absent_from_tx2gene_without_reads_are_dropped_as_r_does(tmp_path):
+    """tximportData's own tx2gene lacks three read-less transcripts: R drops them with a message;
+    so does bmsc-dge (with a note), and nothing changes. With reads they stop the run
+    (tests/io/test_bad_sources.py)."""
+    files = {s: DATA / f"salmon/{s}/quant.sf.gz" for s in SAMPLES}
+    tx2gene = pd.read_csv(DATA / "tx2gene.csv")
+    quant = pd.concat(
+        [pd.read_csv(p, sep="\t").set_index("Name")["NumReads"] for p in files.values()], axis=1
+    )
+    silent = quant.index[(quant == 0).all(axis=1)][:2]
+    assert len(silent) == 2
+    tx2gene[~tx2gene["TXNAME"].isin(silent)].to_csv(tmp_path / "tx2gene.csv", index=False)
+    txi = tximport(files, "salmon", tmp_path / "tx2gene.csv")
+    assert "2 of" in txi.notes[0] and "no reads" in txi.notes[0]
+    full = tximport(files, "salmon", DATA / "tx2gene.csv")
+    pd.testing.assert_frame_equal(txi.counts, full.counts.loc[txi.counts.index])

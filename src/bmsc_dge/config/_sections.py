@@ -129,7 +129,7 @@ class TximportConfig(_Strict):
     ignore_tx_version: bool = False
     #: R's ``ignoreAfterBar``: match GENCODE ``ENST...|ENSG...|...`` names on their first field
     ignore_after_bar: bool = False
-    #: drop transcripts absent from tx2gene as R does (refused by default)
+    #: drop transcripts absent from tx2gene as R does even when they hold reads (refused by default)
     drop_unmapped: bool = False
 
     @model_validator(mode="after")

@@ -303,7 +303,13 @@ class RDeseqDataSet(DeseqDataSet):
         try:
             coeffs = parametric_trend_r(means[use], disps[use])
         except TrendFitError as exc:
-            logger.warning("dispersion trend: %s; using the mean trend instead (as PyDESeq2 does)", exc)
+            logger.warning(
+                "the parametric dispersion trend cannot be fitted on these data (%s). R DESeq2 would "
+                "try a local fit next (not implemented here; on shallow 2 vs 2 libraries R's local fit "
+                "usually fails as well, 'out of vertex space'); the mean of the gene-wise dispersions "
+                "is used instead, as R's fitType = 'mean'. Set de.fit_type: mean to choose it explicitly",
+                exc,
+            )
             self._fit_mean_dispersion_trend(vst)
             return
         key = "vst_trend_coeffs" if vst else "trend_coeffs"

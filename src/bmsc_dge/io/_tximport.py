@@ -16,8 +16,9 @@ R's ``tximport(files, type, tx2gene)`` with ``countsFromAbundance = "no"`` (txim
   fragments; DESeq2 refuses lengths of 0, and its author's advice (github.com/thelovelab/tximeta
   issue 94; support.bioconductor.org/p/92763) is to set them to 1, which is done with a note.
 
-Stricter than R, because a silent change is worse than a stop: transcripts absent from ``tx2gene``
-are refused (R drops them with a message) unless ``drop_unmapped: true`` asks for R's behaviour.
+Stricter than R where reads would be lost in silence: transcripts absent from ``tx2gene`` are
+dropped as R drops them (with a note) only when they hold no reads in any sample (nothing changes
+then); when they hold reads the run stops unless ``drop_unmapped: true`` asks for R's behaviour.
 """
 
 from __future__ import annotations
@@ -244,18 +245,22 @@ def tximport(
             "(ENST...1) against unversioned ones: set `tximport.ignore_tx_version: true`",
         )
     if genes.isna().any():
-        absent = list(tx_ids[genes.isna().to_numpy()])
+        absent_mask = genes.isna().to_numpy()
+        absent = list(tx_ids[absent_mask])
+        reads = float(sum(t["counts"].to_numpy()[absent_mask].sum() for t in tables.values()))
         message = (
             f"{len(absent)} of {len(tx_ids)} transcripts are not in tx2gene (e.g. {', '.join(absent[:3])})"
         )
-        if not drop_unmapped:
+        if reads > 0 and not drop_unmapped:
             raise CountsError(
-                message,
+                f"{message}; they hold {reads:.0f} estimated reads, which R's tximport would drop",
                 file=tx2gene,
                 hint="use a tx2gene made from the index's annotation, or set "
                 "`tximport.drop_unmapped: true` to drop them as R's tximport does",
             )
-        notes.append(f"{message}; dropped as R's tximport does (drop_unmapped: true)")
+        why = "they hold no reads in any sample" if reads == 0 else "drop_unmapped: true"
+        notes.append(f"{message}; dropped as R's tximport does ({why})")
+        logger.warning("%s: %s", Path(tx2gene).name, notes[-1])
     keep = genes.notna().to_numpy()
     gene_of = genes.to_numpy()[keep].astype(str)
     mats = {
