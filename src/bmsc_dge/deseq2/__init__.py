@@ -34,6 +34,7 @@ from bmsc_dge.deseq2._fit import (
     size_factor_type,
     size_factors,
 )
+from bmsc_dge.deseq2._multitest import bh_adjust
 from bmsc_dge.deseq2._vst import vst
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "DE_COLUMNS",
     "NORM_FACTORS",
     "DEFit",
+    "bh_adjust",
     "coefficient_scale",
     "contrast_table",
     "fit_deseq2",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from contextlib import nullcontext
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydeseq2.dds import DeseqDataSet
 from pydeseq2.utils import trimmed_mean
+from scipy.special import polygamma
 from scipy.stats import f as f_dist
 
 from bmsc_dge.deseq2._blocks import MIN_MU, by_gene_blocks
@@ -20,6 +20,8 @@ from bmsc_dge.deseq2._trend import TrendFitError, parametric_trend_r
 
 logger = logging.getLogger(__name__)
 
+#: R's ``mad()`` constant (``stats::mad(constant = 1.4826)``)
+R_MAD_CONSTANT = 1.4826
 #: layer with average transcript lengths (samples x genes) from tximport / nf-core gene lengths
 AVG_TX_LENGTH = "avg_tx_length"
 #: layer with R's ``normalizationFactors`` (samples x genes), computed from :data:`AVG_TX_LENGTH`
@@ -222,29 +224,33 @@ class RDeseqDataSet(DeseqDataSet):
     def fit_dispersion_prior(self) -> None:
         """Prior variance of log dispersions as R's ``estimateDispersionsPriorVar``.
 
-        PyDESeq2 uses the trigamma formula for every design; R simulates the prior variance when
-        the design leaves 1-3 residual degrees of freedom (:mod:`bmsc_dge.deseq2._prior`).
+        ``varLogDispEsts`` is R's ``mad()`` of the log residuals of the genes with gene-wise
+        dispersion >= 100 x ``minDisp``, with R's constant 1.4826 (PyDESeq2 divides by
+        ``qnorm(0.75)``, 1.4826022: 3e-6 relative in the variance, which moved every MAP dispersion
+        by ~1e-6). With more than 3 residual degrees of freedom the prior variance is
+        ``max(varLogDispEsts - trigamma(df / 2), 0.25)``; with 1-3 R simulates it
+        (:mod:`bmsc_dge.deseq2._prior`).
         """
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)  # PyDESeq2's few-df warning
-            super().fit_dispersion_prior()
+        if "fitted_dispersions" not in self.var:
+            self.fit_dispersion_trend()
+        nz = self.var["non_zero"].to_numpy(dtype=bool)
+        gw = self.var["genewise_dispersions"].to_numpy(dtype=float)[nz]
+        fitted = self.var["fitted_dispersions"].to_numpy(dtype=float)[nz]
+        above = gw >= 100 * self.min_disp
+        residuals = np.log(gw[above]) - np.log(fitted[above])
+        var_log = float((R_MAD_CONSTANT * np.median(np.abs(residuals - np.median(residuals)))) ** 2)
+        self.uns["_squared_logres"] = np.float64(var_log)
         n_coefs = self.obsm["design_matrix"].shape[-1]
-        if 0 < self.n_obs - n_coefs <= 3:
-            nz = self.var["non_zero"].to_numpy(dtype=bool)
-            gw = self.var["genewise_dispersions"].to_numpy(dtype=float)[nz]
-            fitted = self.var["fitted_dispersions"].to_numpy(dtype=float)[nz]
-            above = gw >= 100 * self.min_disp
-            self.uns["prior_disp_var"] = dispersion_prior_variance(
-                np.log(gw[above]) - np.log(fitted[above]),
-                float(self.uns["_squared_logres"]),
-                self.n_obs,
-                n_coefs,
-            )
+        df = self.n_obs - n_coefs
+        if 0 < df <= 3:
+            self.uns["prior_disp_var"] = dispersion_prior_variance(residuals, var_log, self.n_obs, n_coefs)
             logger.info(
                 "dispersion prior variance %.4g simulated as R does (%d residual df)",
                 self.uns["prior_disp_var"],
-                self.n_obs - n_coefs,
+                df,
             )
+        else:
+            self.uns["prior_disp_var"] = np.float64(max(var_log - float(polygamma(1, df / 2)), 0.25))
 
     def fit_MAP_dispersions(self) -> None:  # noqa: N802 - PyDESeq2 method name
         """MAP dispersions as R's ``estimateDispersionsMAP``, then the dispersion-outlier rule."""
