@@ -30,7 +30,7 @@ from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
 from bmsc_dge.io import Study, apply_prefilter, hand_over, load_study, take_over
 from bmsc_dge.pp import QCResult, run_qc
 from bmsc_dge.report import artifact_keys, gsea_records, summary_markdown, targets_records, write_run_outputs
-from bmsc_dge.runs import RunDir, compare_contrast, previous_run, stage
+from bmsc_dge.runs import RunDir, compare_contrast, input_fingerprint, previous_run, stage
 from bmsc_dge.tl import ContrastResult, FitGroupResult, analyse_contrast, analyse_fit_group
 
 _ACTIVE_COLLECTOR: contextvars.ContextVar[_WarningCollector | None]
@@ -374,7 +374,11 @@ def bmsc_dge_flow(
                 adata,
                 group_results[0].normalized,
                 changes,
-                {"executed_on": executed_on, "previous_run": str(previous) if previous else None},
+                {
+                    "executed_on": executed_on,
+                    "previous_run": str(previous) if previous else None,
+                    "fingerprint": input_fingerprint(cfg, config_path),
+                },
             )
             final = run.commit()
             publish_artifacts_task(cfg, results, qc, final, study.record())

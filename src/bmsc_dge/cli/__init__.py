@@ -66,8 +66,23 @@ def _logging(verbose: bool) -> None:
 def validate(
     config: Annotated[Path, typer.Argument(help="Study config (YAML).")],
 ) -> None:
-    """Check the config, counts, sample sheet and design without running anything."""
+    """Check the config, counts, sample sheet and design without running anything.
+
+    A meta-analysis config (one with ``studies:``) has every study checked.
+    """
     _logging(True)
+    from bmsc_dge.config import is_meta_config
+
+    if is_meta_config(config):
+        from bmsc_dge.cli._meta import checked_meta
+
+        mcfg, checked = checked_meta(config, None)
+        for c in checked:
+            out.print(
+                f"ok: {mcfg.name}: study {c.name} ({c.cfg.species}, contrast {c.contrast}): "
+                f"{c.study.adata.n_vars} genes x {c.study.adata.n_obs} samples"
+            )
+        return
     for cfg, study in _checked_studies(config, None)[1]:
         out.print(
             f"ok: {cfg.name}: {study.adata.n_vars} genes x {study.adata.n_obs} samples; "
@@ -332,7 +347,7 @@ def main() -> None:
         raise
 
 
-from bmsc_dge.cli import _genesets, _server  # noqa: E402, F401  (register their commands)
+from bmsc_dge.cli import _genesets, _meta, _server  # noqa: E402, F401  (register their commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,6 +8,7 @@ refused.
 from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, Species, VariableType
 from bmsc_dge.config._contrast import Contrast
 from bmsc_dge.config._load import config_to_dict, load_config, validate_config
+from bmsc_dge.config._meta import MetaConfig, MetaStudy, is_meta_config, load_meta_config
 from bmsc_dge.config._sections import (
     DEConfig,
     ExecutionConfig,
@@ -28,6 +29,8 @@ __all__ = [
     "ExecutionConfig",
     "FilterConfig",
     "GeneSetConfig",
+    "MetaConfig",
+    "MetaStudy",
     "PseudobulkConfig",
     "Species",
     "StudyConfig",
@@ -36,6 +39,8 @@ __all__ = [
     "TximportConfig",
     "VariableType",
     "config_to_dict",
+    "is_meta_config",
     "load_config",
+    "load_meta_config",
     "validate_config",
 ]

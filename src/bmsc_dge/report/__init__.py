@@ -9,17 +9,20 @@ from bmsc_dge.report._artifacts import artifact_keys, gsea_records, targets_reco
 from bmsc_dge.report._export import write_parquet, write_workbook
 from bmsc_dge.report._figures import PendingFigures, write_figures
 from bmsc_dge.report._html import methods_text, write_report
+from bmsc_dge.report._meta import meta_summary_markdown, write_meta_outputs
 from bmsc_dge.report._outputs import summary_markdown, write_run_outputs
 
 __all__ = [
     "PendingFigures",
     "artifact_keys",
     "gsea_records",
+    "meta_summary_markdown",
     "methods_text",
     "summary_markdown",
     "targets_records",
     "write_figures",
     "write_json",
+    "write_meta_outputs",
     "write_parquet",
     "write_report",
     "write_run_outputs",

@@ -13,7 +13,7 @@ counts and settings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +206,44 @@ def rank_targets(
     )
     curated = load_for_study(["curated"], [], cfg.species)["curated"]
     return targets_for(de, gs, curated, cfg.alpha, cfg.gene_sets.fdr, cfg.targets.weights, None)
+
+
+def meta(
+    des: Mapping[str, pd.DataFrame],
+    method: str = "reml",
+    species: str = "human",
+    *,
+    study_species: Mapping[str, str] | None = None,
+    min_studies: int = 2,
+) -> pd.DataFrame:
+    """Gene-level meta-analysis of several studies' DE tables (as ``bmsc-dge meta`` computes it).
+
+    Parameters
+    ----------
+    des
+        Study name -> DE table from :func:`deseq2` (or a run's ``tables/de``).
+    method
+        ``reml`` (metafor's default), ``dl`` or ``fixed``.
+    species
+        Species whose genes the table reports; other studies are mapped by one-to-one orthologs.
+    study_species
+        Study name -> ``human``, ``mouse`` or ``rat``; by default read from the symbols
+        (HGNC upper case: human; MGI/RGD title case: mouse, whose orthologs rat shares).
+    min_studies
+        Genes measured in fewer studies are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The gene table, columns as ``tables/meta/<name>.meta.tsv``.
+    """
+    from bmsc_dge.io import detect_id_type
+    from bmsc_dge.meta import meta_genes
+
+    given = dict(study_species or {})
+    inferred = {
+        s: given.get(s)
+        or ("mouse" if detect_id_type(pd.Index(de["symbol"].astype(str))) == "symbol_mouse_like" else "human")
+        for s, de in des.items()
+    }
+    return meta_genes(des, inferred, report_species=species, method=method, min_studies=min_studies).table

@@ -1,0 +1,92 @@
+"""Check every study of a meta config before anything runs (``bmsc-dge validate`` / ``meta``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bmsc_dge.config import MetaConfig, StudyConfig, load_config
+from bmsc_dge.io import Study, check_gene_sets, load_study
+from bmsc_dge.meta._genes import SPECIES, MetaError, to_species
+
+
+@dataclass
+class CheckedStudy:
+    """One study of a meta config, loaded and checked."""
+
+    name: str
+    contrast: str
+    cfg: StudyConfig
+    study: Study
+    #: the study's config file (its runs' input fingerprint covers it)
+    cfg_path: Path
+
+
+def check_studies(mcfg: MetaConfig) -> list[CheckedStudy]:
+    """Load and check every study; refuse what cannot be combined, naming the study.
+
+    Raises
+    ------
+    bmsc_dge.errors.InputError
+        The study's own input errors, and :class:`MetaError` for a missing contrast, a pseudobulk
+        config, a species without ortholog map, repeated study names, or studies whose genes do
+        not overlap in ``min_studies`` studies.
+    """
+    checked = []
+    for entry in mcfg.studies:
+        cfg = load_config(entry.config)
+        name = entry.name or cfg.name
+        if cfg.pseudobulk is not None:
+            raise MetaError(
+                f"study '{name}' is a pseudobulk config (one study per cell type)",
+                file=entry.config,
+                hint="give each cell type as its own study config (counts: the pseudobulk matrix)",
+            )
+        contrasts = [c.name for c in cfg.contrasts]
+        if entry.contrast not in contrasts:
+            raise MetaError(
+                f"study '{name}' has no contrast '{entry.contrast}' (its contrasts: {', '.join(contrasts)})",
+                file=entry.config,
+                hint="name one of them under `studies:` in the meta config",
+            )
+        if cfg.species != mcfg.species and cfg.species not in SPECIES:
+            raise MetaError(
+                f"study '{name}' has species '{cfg.species}': no ortholog map to {mcfg.species}",
+                file=entry.config,
+                hint=f"set the study's species (human, mouse or rat) or report in its species (species: {cfg.species})",
+            )
+        study = load_study(cfg)
+        check_gene_sets(cfg, list(study.adata.var["symbol"].astype(str)))
+        checked.append(
+            CheckedStudy(name=name, contrast=entry.contrast, cfg=cfg, study=study, cfg_path=entry.config)
+        )
+    names = [c.name for c in checked]
+    if len(set(names)) < len(names):
+        raise MetaError(
+            f"study names repeat ({', '.join(names)})",
+            hint="give the studies distinct `name`s in the meta config",
+        )
+    _check_overlap(checked, mcfg)
+    return checked
+
+
+def _check_overlap(checked: list[CheckedStudy], mcfg: MetaConfig) -> None:
+    """Some gene must be measured in ``min_studies`` studies (symbols in the report species)."""
+    seen: dict[str, int] = {}
+    sizes = {}
+    for c in checked:
+        symbols = pd.Index(c.study.adata.var["symbol"].astype(str).unique())
+        if c.cfg.species != mcfg.species:
+            mapped, _ = to_species(symbols, c.cfg.species, mcfg.species)
+            symbols = pd.Index(mapped.dropna().unique())
+        sizes[c.name] = len(symbols)
+        for s in symbols:
+            seen[s] = seen.get(s, 0) + 1
+    if not any(n >= mcfg.min_studies for n in seen.values()):
+        raise MetaError(
+            f"the studies share no gene symbol in {mcfg.species} "
+            f"({', '.join(f'{k}: {v} symbols' for k, v in sizes.items())})",
+            hint="check each study's species and gene IDs (a wrong `species` maps nothing)",
+        )
