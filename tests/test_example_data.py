@@ -75,3 +75,43 @@ def test_example_looks_like_the_real_thing():
     assert kinds["HMOX1"] == "trap_outlier"
     hm = counts.loc[counts["gene_name"] == "HMOX1"].drop(columns="gene_name").iloc[0]
     assert hm["T2DM_03"] > 1.4 * hm.drop("T2DM_03").max()  # the single-donor spike
+
+
+def test_meta_example_generator_reproduces_committed_files():
+    ex = ROOT / "data" / "example_meta"
+    files = [
+        "truth.tsv",
+        *(
+            f"{s}/{f}"
+            for s in ("patients", "dbdb_mouse", "high_glucose")
+            for f in ("counts.tsv.gz", "samples.tsv")
+        ),
+    ]
+    before = {p: (ex / p).read_bytes() for p in files}
+    try:
+        subprocess.run([sys.executable, str(ex / "make_example_meta.py")], check=True, capture_output=True)
+        after = {p: (ex / p).read_bytes() for p in files}
+    finally:
+        for p, data in before.items():
+            (ex / p).write_bytes(data)
+    assert after == before
+
+
+def test_inputs_generator_reproduces_committed_quantifications():
+    data = ROOT / "tests" / "data" / "inputs"
+    files = [
+        str(p.relative_to(data))
+        for p in data.rglob("*")
+        if p.is_file()
+        and p.parent.name != "reference"
+        and p.suffix not in (".py", ".R", ".md")
+        and "nfcore" not in p.parts
+    ]
+    before = {p: (data / p).read_bytes() for p in files}
+    try:
+        subprocess.run([sys.executable, str(data / "make_inputs.py")], check=True, capture_output=True)
+        after = {p: (data / p).read_bytes() for p in files}
+    finally:
+        for p, content in before.items():
+            (data / p).write_bytes(content)
+    assert len(files) > 60 and after == before

@@ -70,7 +70,9 @@ def genes(rng: np.random.Generator) -> pd.DataFrame:
     table = table.drop_duplicates("SYMBOL").drop_duplicates("ENSEMBL")
     curated = {g for s in load_curated("human") for g in s.genes}
     must = sorted((curated | set(PLANTED) | set(NULL_TRAPS)) & set(table["SYMBOL"]))
-    rest = table[~table["SYMBOL"].isin(must)].sample(N_GENES - len(must), random_state=int(rng.integers(1 << 31)))
+    rest = table[~table["SYMBOL"].isin(must)].sample(
+        N_GENES - len(must), random_state=int(rng.integers(1 << 31))
+    )
     picked = pd.concat([table[table["SYMBOL"].isin(must)], rest]).sort_values("ENSEMBL")
     mouse = one_to_one_orthologs().set_index("human")["mouse"]
     return pd.DataFrame(
@@ -101,14 +103,20 @@ def write_study(study: str, n: int, g: pd.DataFrame, seed: int) -> pd.DataFrame:
     mouse = study == "dbdb_mouse"
     use = g.dropna(subset=["mouse"]) if mouse else g
     ids = use["mouse"] if mouse else use["gene_id"]
-    sim_genes = pd.DataFrame({"gene_id": ids.to_numpy(), "symbol": (use["mouse"] if mouse else use["symbol"]).to_numpy()})
-    levels = {"patients": ("control", "T2DM"), "dbdb_mouse": ("wt", "dbdb"), "high_glucose": ("NG", "HG")}[study]
+    sim_genes = pd.DataFrame(
+        {"gene_id": ids.to_numpy(), "symbol": (use["mouse"] if mouse else use["symbol"]).to_numpy()}
+    )
+    levels = {"patients": ("control", "T2DM"), "dbdb_mouse": ("wt", "dbdb"), "high_glucose": ("NG", "HG")}[
+        study
+    ]
     sim = simulate_two_group(
         sim_genes,
         n_per_group=n,
         seed=seed,
         log2_effects=pd.Series(lfc.reindex(use["symbol"]).to_numpy(), index=sim_genes["gene_id"].to_numpy()),
-        base_counts=pd.Series(use["symbol"].map(BASE[study]).to_numpy(), index=sim_genes["gene_id"].to_numpy()),
+        base_counts=pd.Series(
+            use["symbol"].map(BASE[study]).to_numpy(), index=sim_genes["gene_id"].to_numpy()
+        ),
         lib_size_range=(8e6, 16e6),
         disp_asympt=0.05,
         condition_levels=levels,
@@ -124,7 +132,13 @@ def write_study(study: str, n: int, g: pd.DataFrame, seed: int) -> pd.DataFrame:
     if study == "high_glucose":
         sheet["donor"] = [str(11 + i % n) for i in range(len(sheet))]  # paired: donor i in NG and HG
     sheet.to_csv(folder / "samples.tsv", sep="\t", index=False)
-    return pd.DataFrame({"study": study, "symbol": use["symbol"].to_numpy(), "log2FoldChange": lfc.reindex(use["symbol"]).to_numpy()})
+    return pd.DataFrame(
+        {
+            "study": study,
+            "symbol": use["symbol"].to_numpy(),
+            "log2FoldChange": lfc.reindex(use["symbol"]).to_numpy(),
+        }
+    )
 
 
 if __name__ == "__main__":

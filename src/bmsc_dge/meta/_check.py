@@ -73,20 +73,20 @@ def check_studies(mcfg: MetaConfig) -> list[CheckedStudy]:
 
 
 def _check_overlap(checked: list[CheckedStudy], mcfg: MetaConfig) -> None:
-    """Some gene must be measured in ``min_studies`` studies (symbols in the report species)."""
-    seen: dict[str, int] = {}
-    sizes = {}
+    """Every study must share genes (symbols in the report species) with another study."""
+    symbols: dict[str, set[str]] = {}
     for c in checked:
-        symbols = pd.Index(c.study.adata.var["symbol"].astype(str).unique())
+        sym = pd.Index(c.study.adata.var["symbol"].astype(str).unique())
         if c.cfg.species != mcfg.species:
-            mapped, _ = to_species(symbols, c.cfg.species, mcfg.species)
-            symbols = pd.Index(mapped.dropna().unique())
-        sizes[c.name] = len(symbols)
-        for s in symbols:
-            seen[s] = seen.get(s, 0) + 1
-    if not any(n >= mcfg.min_studies for n in seen.values()):
-        raise MetaError(
-            f"the studies share no gene symbol in {mcfg.species} "
-            f"({', '.join(f'{k}: {v} symbols' for k, v in sizes.items())})",
-            hint="check each study's species and gene IDs (a wrong `species` maps nothing)",
-        )
+            mapped, _ = to_species(sym, c.cfg.species, mcfg.species)
+            sym = pd.Index(mapped.dropna().unique())
+        symbols[c.name] = set(sym)
+    for c in checked:
+        others = set().union(*(v for k, v in symbols.items() if k != c.name))
+        if not symbols[c.name] & others:
+            raise MetaError(
+                f"study '{c.name}' shares no gene symbol in {mcfg.species} with the other studies "
+                f"({len(symbols[c.name])} of its symbols map to {mcfg.species})",
+                file=c.cfg_path,
+                hint="check the study's species and gene IDs (a wrong `species` maps nothing)",
+            )
