@@ -33,6 +33,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from bmsc_dge.genesets.evidence import check_gene_evidence, evidence_for_member, is_citation
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "bmsc_dge" / "genesets" / "data"
 
@@ -63,11 +65,18 @@ def token_for(name: str) -> str | None:
     return None
 
 
-CITATION_COLUMNS = ["identifier", "first_author", "year", "journal", "title", "claim", "checked_at", "status"]
-
-
-def _is_citation(token: str) -> bool:
-    return token.startswith(("PMID:", "DOI:", "URL:"))
+CITATION_COLUMNS = [
+    "identifier",
+    "first_author",
+    "year",
+    "journal",
+    "title",
+    "claim",
+    "checked_at",
+    "status",
+    "kind",
+]
+CITATION_KINDS = ("primary", "review", "resource")
 
 
 def read_citations(path: Path) -> dict[str, dict[str, str]]:
@@ -75,12 +84,23 @@ def read_citations(path: Path) -> dict[str, dict[str, str]]:
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     if list(table.columns) != CITATION_COLUMNS:
         raise SystemExit(f"{path}: columns must be {CITATION_COLUMNS}")
-    bad = table[(table == "").any(axis=1) | ~table["status"].isin(["verified", "unverified"])]
+    bad = table[
+        (table == "").any(axis=1)
+        | ~table["status"].isin(["verified", "unverified"])
+        | ~table["kind"].isin(CITATION_KINDS)
+    ]
     if len(bad):
-        raise SystemExit(f"{path}: incomplete rows or bad status: {', '.join(bad['identifier'])}")
+        raise SystemExit(f"{path}: incomplete rows, bad status or kind: {', '.join(bad['identifier'])}")
     if table["identifier"].duplicated().any():
         raise SystemExit(f"{path}: duplicated identifiers")
     return {str(r["identifier"]): dict(r) for r in table.to_dict(orient="records")}
+
+
+def cite_label(row: dict[str, str]) -> str:
+    """Short label of a citation for tables: ``Xia SL 2022``."""
+    if row["first_author"].startswith("("):  # author not in the record read: name the record
+        return row["journal"] if row["year"] == "n.d." else f"{row['journal']} {row['year']}"
+    return f"{row['first_author']} {row['year']}"
 
 
 def cite_text(row: dict[str, str]) -> str:
@@ -113,8 +133,14 @@ def gmt_text(sets: dict[str, tuple[str, list[str]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def resolve(reference: Path) -> dict[str, bytes]:
-    spec = yaml.safe_load((OUT / "curated_spec.yaml").read_text())
+def resolve(reference: Path, spec_path: Path = OUT / "curated_spec.yaml") -> dict[str, bytes]:
+    spec = yaml.safe_load(spec_path.read_text())
+    citations = read_citations(OUT / "citations.tsv")
+    gene_entries = spec.get("gene_evidence", {}) or {}
+    # gene-level directions first: they need no reference collection to be judged
+    graded = check_gene_evidence(gene_entries, citations, [g for s in spec["sets"] for g in s["genes"]])
+    if graded.errors:
+        raise SystemExit("curation errors:\n  " + "\n  ".join(graded.errors))
     human = read_gmt(reference / "reference_human.gmt")
     mouse = read_gmt(reference / "reference_mouse.gmt")
     ids = pd.read_csv(reference / "gene_ids_human.tsv.gz", sep="\t", dtype=str)
@@ -129,8 +155,8 @@ def resolve(reference: Path) -> dict[str, bytes]:
             evidence_names[tok] = name
 
     errors: list[str] = []
-    citations = read_citations(OUT / "citations.tsv")
     lib = spec["library"]
+    used_labels: set[str] = set()
     out_sets = []
     for s in spec["sets"]:
         errors += check_citations(s, citations)
@@ -153,13 +179,18 @@ def resolve(reference: Path) -> dict[str, bytes]:
             evidence[gene] = toks + list(lit.get(gene, []))
         if len(set(s["genes"])) != len(s["genes"]):
             errors.append(f"{s['id']}: duplicated genes")
-        directions = s.get("gene_directions", {}) or {}
-        for gene, d in directions.items():
-            if gene not in s["genes"] or d not in ("up", "down", "mixed", "unknown"):
-                errors.append(f"{s['id']}: gene_directions {gene}: {d} (member? up/down/mixed/unknown)")
-        used_sets = sorted({t for toks in evidence.values() for t in toks if not _is_citation(t)})
+        if "gene_directions" in s:
+            errors.append(
+                f"{s['id']}: gene_directions is gone; give gene-level directions under gene_evidence"
+            )
+        gene_evidence = {g: evidence_for_member(g, gene_entries, evidence[g]).as_dict() for g in s["genes"]}
+        ev_refs = {t for e in gene_evidence.values() for t in e["sources"] if is_citation(t)}
+        used_labels |= ev_refs
+        used_sets = sorted({t for toks in evidence.values() for t in toks if not is_citation(t)})
         used_refs = sorted(
-            {t for toks in evidence.values() for t in toks if _is_citation(t)} | set(s.get("references", []))
+            {t for toks in evidence.values() for t in toks if is_citation(t)}
+            | set(s.get("references", []))
+            | ev_refs
         )
         out_sets.append(
             {
@@ -170,7 +201,6 @@ def resolve(reference: Path) -> dict[str, bytes]:
                 "expected_t2dm": s["expected_t2dm"],
                 "direction_evidence": {r: cite_text(citations[r]) for r in s.get("direction_evidence", [])},
                 "direction_note": s.get("direction_note", ""),
-                "gene_directions": directions,
                 "species": "human",
                 "version": lib["version"],
                 "date": lib["date"],
@@ -181,11 +211,13 @@ def resolve(reference: Path) -> dict[str, bytes]:
                 },
                 "genes": s["genes"],
                 "evidence": evidence,
+                "gene_evidence": gene_evidence,
             }
         )
     if errors:
         raise SystemExit("curation errors:\n  " + "\n  ".join(errors))
 
+    lib = dict(lib) | {"citation_labels": {r: cite_label(citations[r]) for r in sorted(used_labels)}}
     curated = {"library": lib, "sets": out_sets}
     go_h = {
         k.split("__")[0]: (f"{token_for(k)} | {d}", g) for k, (d, g) in human.items() if k.startswith("GOBP_")
@@ -245,8 +277,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument(
+        "--spec", type=Path, default=OUT / "curated_spec.yaml", help="curation spec (default: the package's)"
+    )
     args = ap.parse_args()
-    outputs = resolve(args.reference)
+    outputs = resolve(args.reference, args.spec)
     stale = []
     for name, data in outputs.items():
         path = OUT / name

@@ -132,6 +132,9 @@ def small_study(tmp_path: Path) -> dict[str, Path]:
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory):
     """A temporary Prefect server/database for flow tests (one per session)."""
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
+    # as `bmsc-dge` sets it (cli.prefect_environment): the one SQLite database of the whole
+    # session answers 503 (busy) under the 20-studies-at-once test; the client retries those
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "10")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

@@ -67,9 +67,13 @@ def test_genesets_list_and_show():
     res = runner.invoke(app, ["genesets", "list", "--species", "human"])
     assert res.exit_code == 0
     assert "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS" in res.output
-    res = runner.invoke(app, ["genesets", "show", "BMSC_FERROPTOSIS_SUPPRESSORS"])
+    res = runner.invoke(app, ["genesets", "show", "BMSC_FERROPTOSIS_SUPPRESSORS"], env={"COLUMNS": "250"})
     assert res.exit_code == 0
     assert "FTMT" in res.output and "KEGG:hsa04216" in res.output
+    # gene-level direction, grade and source per gene
+    gpx4 = next(line for line in res.output.splitlines() if line.startswith("│ GPX4"))
+    assert "down" in gpx4 and " A " in gpx4 and "DOI:10.1155/2020/9067610" in gpx4
+    assert "grade A:" in res.output
     res = runner.invoke(app, ["genesets", "show", "NOPE"])
     assert res.exit_code == 2 and "no gene set with id 'NOPE'" in res.output
 

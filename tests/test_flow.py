@@ -80,7 +80,11 @@ def test_example_recovers_the_planted_biology(example_run):
     assert "FOXQ1" in set(targets["symbol"].head(10))
     gsea = pd.read_csv(example_run / "tables" / "gsea" / f"{name}.gsea.tsv", sep="\t")
     cur = gsea[gsea["collection"] == "curated"].set_index("term")
-    up = ["BMSC_FERROPTOSIS_DRIVERS", "BMSC_MITOPHAGY_EFFECTORS"]
+    up = ["BMSC_FERROPTOSIS_DRIVERS"]
+    # planted up, but the library calls mitophagy contested (mixed): enriched, with no verdict
+    mito = cur.loc["BMSC_MITOPHAGY_EFFECTORS"]
+    assert mito["nes"] > 0 and mito["fdr"] < 0.05 and mito["expected_t2dm"] == "mixed"
+    assert pd.isna(mito["direction_vs_expected"]) or mito["direction_vs_expected"] == ""
     down = [
         "BMSC_FERROPTOSIS_SUPPRESSORS",
         "BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS",
@@ -124,6 +128,16 @@ def test_example_traps_are_seen_through(example_run):
     assert "rest on one sample: HMOX1" in summary or "HMOX1" in summary.split("rest on one sample")[1][:200]
     report = (example_run / "report.html").read_text()
     assert "rests on one sample (T2DM_03)" in report and "novel candidate" in report
+    # a curated gene changing the way its set expects, with only a review behind its direction
+    # (TFRC: planted up, grade C), earns no direction credit; a grade-A gene (GPX4) does
+    tfrc, gpx4 = by.loc["TFRC"], by.loc["GPX4"]
+    assert truth["TFRC"] != "null" and bool(tfrc["supported_by_data"]) and tfrc["direction"] == "up"
+    assert (tfrc["literature_direction"], tfrc["evidence_grade"]) == ("unknown", "C")
+    assert tfrc["prior_score"] == 0.75  # member 0.5 + checked membership reference 0.25, no direction
+    assert "no gene-level direction (grade C" in tfrc["evidence"]
+    assert (gpx4["literature_direction"], gpx4["evidence_grade"]) == ("down", "A")
+    assert gpx4["prior_score"] == 1.0 and "Ma H 2020" in gpx4["evidence"]
+    assert gpx4["direction_sources"] == "DOI:10.1155/2020/9067610"
 
 
 @pytest.mark.e2e

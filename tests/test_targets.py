@@ -4,6 +4,7 @@ import pytest
 
 from bmsc_dge.config import TargetWeights
 from bmsc_dge.genesets import GeneSet
+from bmsc_dge.genesets.evidence import GeneEvidence
 from bmsc_dge.targets import TARGET_COLUMNS, rank_targets
 
 
@@ -33,6 +34,10 @@ SETS = [
         genes=("FOXQ1", "GPX4"),
         expected_t2dm="down",
         evidence={"FOXQ1": ["DOI:x"], "GPX4": ["KEGG:hsa04216"]},
+        gene_evidence={
+            "FOXQ1": GeneEvidence("down", "A", ("DOI:x",)),
+            "GPX4": GeneEvidence("down", "B", ("DOI:y",)),
+        },
     )
 ]
 GSEA = pd.DataFrame({"term": ["FOXQ1_SET"], "nes": [-2.1], "fdr": [0.001], "leading_edge": ["FOXQ1;GPX4"]})
@@ -44,18 +49,23 @@ def test_score_components_by_hand():
     assert list(t["symbol"]) == ["FOXQ1", "GPX4", "NULL1", "LOW"]
     f = t.set_index("symbol")
     # FOXQ1: s_sig = 1 (capped), s_fc = 2.4/3 -> de = sqrt(0.8); leading edge of 1 set -> 0.5;
-    # prior = 0.5 member + 0.25 literature + 0.25 concordant (down as expected)
+    # prior = 0.5 member + 0.25 literature + 0.25 x 1 direction credit (grade A, down as found)
     assert f.loc["FOXQ1", "de_score"] == pytest.approx(np.sqrt(0.8))
     assert f.loc["FOXQ1", "leading_edge_score"] == 0.5
     assert f.loc["FOXQ1", "prior_score"] == 1.0
     assert f.loc["FOXQ1", "score"] == pytest.approx(0.6 * np.sqrt(0.8) + 0.25 * 0.5 + 0.15 * 1.0, abs=1e-6)
-    # GPX4: KEGG evidence only -> no literature bonus
-    assert f.loc["GPX4", "prior_score"] == 0.75
+    assert (f.loc["FOXQ1", "literature_direction"], f.loc["FOXQ1", "evidence_grade"]) == ("down", "A")
+    assert f.loc["FOXQ1", "direction_sources"] == "DOI:x"
+    # GPX4: KEGG membership only -> no literature bonus; grade B direction -> half the credit
+    assert f.loc["GPX4", "prior_score"] == 0.5 + 0.25 * 0.5
+    assert f.loc["GPX4", "evidence_grade"] == "B"
+    # not curated: the evidence columns are empty
+    assert (f.loc["NULL1", "literature_direction"], f.loc["NULL1", "evidence_grade"]) == ("", "")
     # no padj -> no DE credit, and the evidence says why
     assert f.loc["LOW", "de_score"] == 0.0
     assert "no padj" in f.loc["LOW", "evidence"]
     assert "leading edge of FOXQ1_SET" in f.loc["FOXQ1", "evidence"]
-    assert "matches expected T2DM direction (down)" in f.loc["FOXQ1", "evidence"]
+    assert "literature: down in T2DM (grade A, DOI:x); change matches" in f.loc["FOXQ1", "evidence"]
     assert list(t["rank"]) == [1, 2, 3, 4]
 
 
@@ -65,7 +75,32 @@ def test_discordant_direction_is_reported_and_not_rewarded():
     t = rank_targets(de, GSEA.iloc[0:0], SETS, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights())
     f = t.set_index("symbol")
     assert f.loc["FOXQ1", "prior_score"] == 0.75
-    assert "opposes expected T2DM direction" in f.loc["FOXQ1", "evidence"]
+    assert "change opposes it" in f.loc["FOXQ1", "evidence"]
+
+
+def test_grade_c_direction_earns_no_credit_whatever_the_set_expects():
+    """A set expected down whose member has only review/pathway evidence (grade C): a significant
+    change in the set's direction earns no direction credit, and the evidence says why."""
+    sets = [
+        GeneSet(
+            id="REVIEW_SET",
+            name="r",
+            description="",
+            collection="curated",
+            species="human",
+            genes=("FOXQ1", "GPX4"),
+            expected_t2dm="down",
+            evidence={"FOXQ1": ["GO:1"], "GPX4": ["GO:1"]},
+            gene_evidence={"FOXQ1": GeneEvidence("unknown", "C", ("GO:1",))},
+        )
+    ]
+    f = rank_targets(_de(), GSEA.iloc[0:0], sets, alpha=0.05, gsea_fdr=0.05, weights=TargetWeights())
+    f = f.set_index("symbol")
+    for g in ("FOXQ1", "GPX4"):  # GPX4 has no entry at all: grade C as well
+        assert f.loc[g, "prior_score"] == 0.5
+        assert (f.loc[g, "literature_direction"], f.loc[g, "evidence_grade"]) == ("unknown", "C")
+        assert f.loc[g, "direction_sources"] == ""
+        assert "no gene-level direction (grade C" in f.loc[g, "evidence"]
 
 
 def test_weights_change_the_order():

@@ -55,7 +55,11 @@ def test_every_curated_gene_has_evidence_and_provenance():
     axis = get_set("BMSC_NIPA2_PGC1A_FOXO3A_REGULATORS")
     assert axis.evidence["NIPA2"] == ["DOI:10.3389/fendo.2024.1483512", "PMID:32080264"]
     foxq1 = get_set("BMSC_FOXQ1_PROGRAM")
-    assert foxq1.evidence["FOXQ1"] == ["DOI:10.3389/fendo.2024.1483512", "DOI:10.1186/s13287-020-01928-9"]
+    assert foxq1.evidence["FOXQ1"] == [
+        "DOI:10.3389/fendo.2024.1483512",
+        "DOI:10.1186/s13287-020-01928-9",
+        "DOI:10.1186/s13018-022-03291-2",
+    ]
 
 
 def test_direction_split_sets_are_disjoint():

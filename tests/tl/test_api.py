@@ -124,3 +124,23 @@ def test_whole_number_obs_column_reaching_the_design_needs_a_declaration(msc):
     )
     as_c = bd.tl.deseq2(pb, design="~ C(batch) + condition", contrast=contrast, key_added=None)
     pd.testing.assert_frame_equal(as_factor, as_c)
+
+
+def test_ora_of_the_de_lists_and_its_plot(de):
+    from bmsc_dge.enrichment import ORA_COLUMNS, hypergeom_tail
+
+    ov = bd.tl.ora(de, collections=["curated"], min_size=3)
+    assert list(ov.columns) == ORA_COLUMNS and set(ov["direction"]) <= {"up", "down"}
+    assert (ov["collection"] == "curated").all() and len(ov) > 5
+    n_sig = int((de["padj"] < 0.05).sum())
+    assert ov.groupby("direction")["de_genes"].first().sum() == n_sig  # no duplicated symbols here
+    assert ov["universe"].iloc[0] == int(de["padj"].notna().sum())
+    for _, g in ov.groupby("direction"):
+        tail = hypergeom_tail(
+            g["overlap"], int(g["universe"].iloc[0]), g["set_size"], int(g["de_genes"].iloc[0])
+        )
+        np.testing.assert_array_equal(g["pval"], tail)
+    down = ov[ov["direction"] == "down"].set_index("term")
+    foxq1 = down.loc["BMSC_FOXQ1_PROGRAM"]
+    assert "FOXQ1" in foxq1["overlap_genes"].split(";")
+    assert isinstance(bd.pl.ora_dotplot(ov), Axes)

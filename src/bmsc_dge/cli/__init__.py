@@ -46,6 +46,9 @@ def prefect_environment() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bmsc_dge")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+    # a SQLite server answers 503 (database busy) when many flows write at once (`batch`, several
+    # studies of a `meta`); Prefect's client retries 503s with backoff, 5 times by default
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "10")
 
 
 def _fail(exc: BmscDgeError) -> typer.Exit:
@@ -347,7 +350,7 @@ def main() -> None:
         raise
 
 
-from bmsc_dge.cli import _genesets, _meta, _server  # noqa: E402, F401  (register their commands)
+from bmsc_dge.cli import _genesets, _gsea, _meta, _server  # noqa: E402, F401  (register their commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

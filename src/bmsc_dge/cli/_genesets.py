@@ -84,11 +84,24 @@ def genesets_show(
         out.print(f"  {k}: {v}")
     table = Table(title=f"{s.size} genes")
     table.add_column("gene", no_wrap=True)
-    table.add_column("expected", no_wrap=True)
-    table.add_column("evidence", overflow="fold")
+    if s.collection == "curated":
+        table.add_column("direction", no_wrap=True)
+        table.add_column("grade", no_wrap=True)
+        table.add_column("sources", overflow="fold")
+    table.add_column("membership evidence", overflow="fold")
     for g in s.genes:
         ev = s.evidence.get(g, s.evidence.get(g.upper(), []))
-        table.add_row(g, s.expected_for(g), ", ".join(ev))
+        if s.collection == "curated":
+            gene = s.evidence_for(g)
+            sources = ", ".join(gene.sources) + (f" ({gene.note})" if gene.note else "")
+            table.add_row(g, gene.direction, gene.grade, sources, ", ".join(ev))
+        else:
+            table.add_row(g, ", ".join(ev))
     out.print(table)
+    if s.collection == "curated":
+        out.print(
+            "grade A: measured in T2DM bone cells/BMSCs or under high glucose; B: other diabetic tissue or "
+            "the pathway in BMSCs; C: review or pathway membership only (no gene-level direction)"
+        )
     if s.unmapped:
         out.print(f"no {species} ortholog: {', '.join(s.unmapped)}")

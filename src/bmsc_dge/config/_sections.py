@@ -48,9 +48,12 @@ class GeneSetConfig(_Strict):
 
     ``engine``: ``"bmsc-dge"`` (default; gseapy's statistic computed on the hits only, see
     :mod:`bmsc_dge.enrichment._prerank`) or ``"gseapy"`` (``gseapy.prerank`` itself).
+    ``multilevel``: sets no permutation reaches get fgsea's adaptive multilevel p-value
+    (:mod:`bmsc_dge.enrichment._multilevel`) instead of the bound ``1 / (permutations + 1)``.
     """
 
     engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge"
+    multilevel: bool = True
     collections: list[Collection] = Field(default_factory=lambda: list(DEFAULT_COLLECTIONS))
     gmt: list[Path] = Field(default_factory=list)
     permutations: int = Field(1000, ge=100)

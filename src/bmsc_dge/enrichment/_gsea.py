@@ -11,6 +11,11 @@ permutations seeded with the config ``seed``; the same seed gives identical tabl
 
 FDR scope: q-values are computed by gseapy **per collection** (curated, hallmark, go_bp, each user
 GMT), i.e. each collection is its own multiple-testing family. The ``fdr_scope`` column says so.
+
+Small p-values: a set no permutation reaches gets fgsea's adaptive multilevel p-value
+(:mod:`bmsc_dge.enrichment._multilevel`, ``pval_method`` ``multilevel``) instead of the bound
+``1 / (permutations + 1)``; every p-value carries fgsea's ``log2err``. The FDR and FWER stay the
+permutation estimates (floored at the same bound).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bmsc_dge import engines
+from bmsc_dge.enrichment._multilevel import DEFAULT_EPS, multilevel_pvalues, simple_log2err
 from bmsc_dge.enrichment._prerank import prerank
 from bmsc_dge.io import collapse_by_symbol
 
@@ -42,6 +48,8 @@ GSEA_COLUMNS = [
     "leading_edge",
     "fdr_scope",
     "pval_bound",
+    "log2err",
+    "pval_method",
 ]
 
 
@@ -87,6 +95,7 @@ def run_prerank(
     threads: int = 1,
     engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge",
     curves: bool = True,
+    multilevel: bool = True,
 ) -> GseaResult:
     """Pre-ranked GSEA for one collection.
 
@@ -106,6 +115,8 @@ def run_prerank(
         ``"bmsc-dge"`` (:func:`bmsc_dge.enrichment._prerank.prerank`) or ``"gseapy"``.
     curves
         Keep each set's running-score curve (for plots).
+    multilevel
+        Estimate the p-values of sets no permutation reaches with fgsea's multilevel method.
 
     Returns
     -------
@@ -118,7 +129,7 @@ def run_prerank(
         logger.warning("collection %s: no gene set has >= %d genes in the data", collection, min_size)
         return GseaResult(empty, ranking)
     run = engines.get("gsea", engine).implementation
-    return run(  # type: ignore[no-any-return]
+    result: GseaResult = run(
         ranking,
         sets,
         collection=collection,
@@ -129,6 +140,42 @@ def run_prerank(
         threads=threads,
         curves=curves,
     )
+    if multilevel and len(result.table) and result.table["pval_bound"].astype(bool).any():
+        result.table = with_multilevel_pvalues(
+            result.table, ranking, sets, seed=seed, permutations=permutations
+        )
+    return result
+
+
+def with_multilevel_pvalues(
+    table: pd.DataFrame,
+    ranking: pd.Series,
+    gene_sets: Mapping[str, Sequence[str]],
+    *,
+    seed: int,
+    permutations: int,
+) -> pd.DataFrame:
+    """Replace the bounded p-values (``pval_bound``) of a GSEA table by multilevel estimates.
+
+    The multilevel result's enrichment score must equal the table's (same ranking, same walk);
+    a mismatch raises rather than mixing two statistics.
+    """
+    out = table.copy()
+    bound = out["pval_bound"].astype(bool).to_numpy()
+    order = ranking.sort_values(ascending=False, kind="mergesort")
+    present = set(order.index.astype(str))
+    terms = list(out.loc[bound, "term"].astype(str))
+    members = {t: [g for g in dict.fromkeys(map(str, gene_sets[t])) if g in present] for t in terms}
+    ml = multilevel_pvalues(order, members, seed=seed, permutations=permutations).reindex(terms)
+    es = out.loc[bound, "es"].to_numpy(dtype=float)
+    if not np.allclose(ml["es"].to_numpy(dtype=float), es, rtol=1e-9, atol=1e-12):
+        raise RuntimeError("multilevel enrichment scores differ from the permutation walk's")
+    out.loc[bound, "pval"] = ml["pval"].to_numpy(dtype=float)
+    out.loc[bound, "log2err"] = ml["log2err"].to_numpy(dtype=float)
+    out.loc[bound, "pval_method"] = "multilevel"
+    # still a bound only where fgsea's eps stopped the estimate
+    out.loc[bound, "pval_bound"] = ml["pval"].to_numpy(dtype=float) <= DEFAULT_EPS
+    return out
 
 
 def _run_bmsc_dge(
@@ -225,6 +272,10 @@ def _tidy(res2d: pd.DataFrame, collection: str) -> pd.DataFrame:
             "leading_edge": le,
             "fdr_scope": f"per collection ({collection})",
             "pval_bound": r["pval_bound"].astype(bool) if "pval_bound" in r else False,
+            "log2err": simple_log2err(r["n_more_extreme"], r["n_same_sign"])
+            if "n_more_extreme" in r
+            else np.nan,
+            "pval_method": "permutation",
         }
     )
     return table.sort_values("nes", ascending=False, kind="mergesort").reset_index(drop=True)

@@ -82,7 +82,9 @@ def _normalise(es: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return nes, nes_null
 
 
-def _pvalues(es: np.ndarray, null: np.ndarray, add_one: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _pvalues(
+    es: np.ndarray, null: np.ndarray, add_one: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nominal p-values: share of same-sign null ES at least as extreme.
 
     gseapy reports ``b / m`` (``b`` extreme null ES among ``m`` of the same sign; 1 if none), which
@@ -92,15 +94,15 @@ def _pvalues(es: np.ndarray, null: np.ndarray, add_one: bool = True) -> tuple[np
     Returns
     -------
     tuple
-        p-values and a flag per set: True where ``b == 0`` (the true p-value lies below the
-        reported one, which is the smallest the permutations can give).
+        p-values, ``b`` and ``m`` per set (``b == 0``: the true p-value lies below the reported
+        one, which is the smallest the permutations can give).
     """
     neg = es[:, None] < 0
     deno = np.where(neg, null < 0, null >= 0).sum(axis=1)
     nomi = np.where(neg, null <= es[:, None], null >= es[:, None]).sum(axis=1)
     if add_one:
-        return (nomi + 1) / (deno + 1), nomi == 0
-    return np.where(deno > 0, nomi / np.maximum(deno, 1), 1.0), nomi == 0
+        return (nomi + 1) / (deno + 1), nomi, deno
+    return np.where(deno > 0, nomi / np.maximum(deno, 1), 1.0), nomi, deno
 
 
 def _fdr(nes: np.ndarray, nes_null: np.ndarray, add_one: bool = True) -> np.ndarray:
@@ -191,8 +193,9 @@ def prerank(
     -------
     PrerankResult
         ``table`` with columns ``Term, ES, NES, NOM p-val, FDR q-val, FWER p-val, Tag %, Gene %,
-        Lead_genes, size`` (gseapy's ``res2d`` plus the hit count) and ``pval_bound`` (no
-        permutation reached the ES: the true p-value is below the reported one) in input order;
+        Lead_genes, size`` (gseapy's ``res2d`` plus the hit count), ``pval_bound`` (no
+        permutation reached the ES: the true p-value is below the reported one),
+        ``n_more_extreme`` and ``n_same_sign`` (``b`` and ``m`` of the p-value) in input order;
         curves for ``curves_for``.
     """
     r = ranking.sort_values(ascending=False, kind="mergesort")
@@ -220,6 +223,8 @@ def prerank(
         "Lead_genes",
         "size",
         "pval_bound",
+        "n_more_extreme",
+        "n_same_sign",
     ]
     if not terms:
         return PrerankResult(pd.DataFrame(columns=columns))
@@ -250,7 +255,7 @@ def prerank(
             tops, bottoms = walk_extremes(pos, wm[pos], n)
             null[i, lo : lo + perm.shape[0]] = _es(tops, bottoms)
     nes, nes_null = _normalise(es, null)
-    pvals, bound = _pvalues(es, null, add_one)
+    pvals, n_extreme, n_same = _pvalues(es, null, add_one)
     table = pd.DataFrame(
         {
             "Term": terms,
@@ -263,7 +268,9 @@ def prerank(
             "Gene %": gene_frac,
             "Lead_genes": lead,
             "size": [h.size for h in hits],
-            "pval_bound": bound,
+            "pval_bound": n_extreme == 0,
+            "n_more_extreme": n_extreme,
+            "n_same_sign": n_same,
         }
     )
     # numpy arrays, not lists: Prefect walks lists element by element when it inspects task

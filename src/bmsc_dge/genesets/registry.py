@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from bmsc_dge.errors import GeneSetError
+from bmsc_dge.genesets.evidence import GeneEvidence
 from bmsc_dge.genesets.gmt import read_gmt
 from bmsc_dge.genesets.orthologs import convert_genes
 
@@ -56,8 +57,8 @@ class GeneSet:
     #: citations behind ``expected_t2dm`` (identifier -> one-line citation) and what they report
     direction_evidence: dict[str, str] = field(default_factory=dict)
     direction_note: str = ""
-    #: per-gene expected direction where it differs from the set's (``unknown`` where not reported)
-    gene_directions: dict[str, str] = field(default_factory=dict)
+    #: gene-level direction, grade and sources of every member (:mod:`bmsc_dge.genesets.evidence`)
+    gene_evidence: dict[str, GeneEvidence] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -80,10 +81,10 @@ class GeneSet:
             if t.startswith(("PMID:", "DOI:", "URL:")) and not str(refs.get(t, "")).endswith("[unverified]")
         ]
 
-    def expected_for(self, gene: str) -> str:
-        """Expected T2DM direction of one member: its own where curated, else the set's."""
-        d = self.gene_directions.get(gene, self.gene_directions.get(gene.upper()))
-        return d if d is not None else self.expected_t2dm
+    def evidence_for(self, gene: str) -> GeneEvidence:
+        """Gene-level evidence of one member (grade C, direction unknown where none is curated)."""
+        ev = self.gene_evidence.get(gene, self.gene_evidence.get(gene.upper()))
+        return ev if ev is not None else GeneEvidence()
 
 
 def _data_path(name: str) -> Any:
@@ -141,22 +142,28 @@ def load_curated(species: str = "human") -> list[GeneSet]:
                 unmapped=tuple(missing),
                 direction_evidence=dict(s.get("direction_evidence", {})),
                 direction_note=str(s.get("direction_note", "")),
-                gene_directions=_species_directions(s.get("gene_directions", {}), species),
+                gene_evidence=_species_evidence(s.get("gene_evidence", {}), species),
             )
         )
     return out
 
 
-def _species_directions(directions: dict[str, str], species: str) -> dict[str, str]:
-    """Per-gene directions keyed by the species' symbols (ortholog-mapped for mouse and rat)."""
-    if species == "human" or not directions:
-        return dict(directions)
+def _species_evidence(raw: dict[str, dict[str, Any]], species: str) -> dict[str, GeneEvidence]:
+    """Gene-level evidence keyed by the species' symbols (ortholog-mapped for mouse and rat)."""
+    evidence = {g: GeneEvidence.from_dict(e) for g, e in raw.items()}
+    if species == "human":
+        return evidence
     out = {}
-    for gene, d in directions.items():
+    for gene, ev in evidence.items():
         mapped, _ = convert_genes([gene], species)
         for m in mapped:
-            out[m] = d
+            out[m] = ev
     return out
+
+
+def citation_label(identifier: str) -> str:
+    """Short label (``Xia SL 2022``) of a citation the curated library uses, else the identifier."""
+    return str(_curated_raw()["library"].get("citation_labels", {}).get(identifier, identifier))
 
 
 def load_builtin(collection: str, species: str = "human") -> list[GeneSet]:

@@ -21,6 +21,7 @@ from bmsc_dge.io._ids import (
 )
 from bmsc_dge.io._prefilter import apply_prefilter, check_gene_sets
 from bmsc_dge.io._read import build_anndata, read_counts, read_samples
+from bmsc_dge.io._rnk import read_rnk
 from bmsc_dge.io._sources import input_files
 from bmsc_dge.io._study import (
     Study,
@@ -53,6 +54,7 @@ __all__ = [
     "parse_counts",
     "prepare_design_frame",
     "read_counts",
+    "read_rnk",
     "read_samples",
     "strip_version",
     "study_from_anndata",

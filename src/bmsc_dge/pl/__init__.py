@@ -8,6 +8,7 @@ matplotlib ``Axes`` it drew (scanpy's convention; ``ax.figure`` is the figure);
 from bmsc_dge.pl._common import save_figure
 from bmsc_dge.pl.de import ma_plot, top_gene_heatmap, volcano
 from bmsc_dge.pl.gsea import enrichment_dotplot, gsea_dotplot, running_score, running_scores
+from bmsc_dge.pl.ora import ora_dotplot
 from bmsc_dge.pl.qc import correlation_heatmap, library_sizes, pca_plot
 from bmsc_dge.pl.targets import target_evidence
 
@@ -17,6 +18,7 @@ __all__ = [
     "gsea_dotplot",
     "library_sizes",
     "ma_plot",
+    "ora_dotplot",
     "pca_plot",
     "running_score",
     "running_scores",

@@ -46,7 +46,14 @@ def monotone_outline(y: np.ndarray, points: int = 2000) -> np.ndarray:
 
 
 def running_score(
-    curve: dict, ranking: pd.Series, *, term: str, nes: float, fdr: float, ax: Axes | None = None
+    curve: dict,
+    ranking: pd.Series,
+    *,
+    term: str,
+    nes: float,
+    fdr: float,
+    ax: Axes | None = None,
+    metric_label: str = "Wald stat",
 ) -> Axes:
     """Running enrichment score with hit positions and the ranked metric (gseapy's layout)."""
     if ax is None:
@@ -67,13 +74,16 @@ def running_score(
     metric = ranking.to_numpy(dtype=float)
     keep = monotone_outline(metric)
     axes[2].fill_between(keep, metric[keep], color="#7f8c8d", lw=0)
-    axes[2].set_ylabel("Wald stat", fontsize=8)
+    axes[2].set_ylabel(metric_label, fontsize=8)
     axes[2].set_xlabel("rank in gene list")
     return axes[0]  # type: ignore[no-any-return]
 
 
 def running_scores(
-    curves: Mapping[str, dict], stats: Mapping[str, tuple[float, float]], ranking: pd.Series
+    curves: Mapping[str, dict],
+    stats: Mapping[str, tuple[float, float]],
+    ranking: pd.Series,
+    metric_label: str = "Wald stat",
 ) -> Iterator[tuple[str, Figure]]:
     """:func:`running_score` for many sets of one ranking, drawn on one reused figure.
 
@@ -95,7 +105,10 @@ def running_scores(
         if not curve:
             continue
         if fig is None:
-            fig = cast(Figure, running_score(curve, ranking, term=term, nes=nes, fdr=fdr).figure)
+            fig = cast(
+                Figure,
+                running_score(curve, ranking, term=term, nes=nes, fdr=fdr, metric_label=metric_label).figure,
+            )
             line, ticks = fig.axes[0].lines[0], cast(LineCollection, fig.axes[1].collections[0])
             yield term, fig
             # after the first save the layout is fixed; later titles have the same two lines

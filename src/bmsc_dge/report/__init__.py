@@ -11,6 +11,7 @@ from bmsc_dge.report._figures import PendingFigures, write_figures
 from bmsc_dge.report._html import methods_text, write_report
 from bmsc_dge.report._meta import meta_summary_markdown, write_meta_outputs
 from bmsc_dge.report._outputs import summary_markdown, write_run_outputs
+from bmsc_dge.report._ranked import top_sets, write_ranked_outputs
 
 __all__ = [
     "PendingFigures",
@@ -20,10 +21,12 @@ __all__ = [
     "methods_text",
     "summary_markdown",
     "targets_records",
+    "top_sets",
     "write_figures",
     "write_json",
     "write_meta_outputs",
     "write_parquet",
+    "write_ranked_outputs",
     "write_report",
     "write_run_outputs",
     "write_text",

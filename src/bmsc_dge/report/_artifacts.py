@@ -53,6 +53,9 @@ def targets_records(result: ContrastResult, top: int = 25) -> list[dict[str, Any
         "log2FoldChange_shrunk",
         "padj",
         "supported_by_data",
+        "literature_direction",
+        "evidence_grade",
+        "direction_sources",
         "stability_flag",
         "evidence",
     ]

@@ -117,6 +117,14 @@ def _draw_share(
         if r.ranking is not None:
             out.extend(_running_score_figures(run, r, cur, r.ranking, mine))
         dots.append(cur.assign(contrast=n)[["term", "contrast", "nes", "fdr"]])
+        if len(r.ora) and (r.ora["overlap"] > 0).any():
+            emit(
+                f"ora/{n}",
+                partial(pl.ora_dotplot, r.ora, fdr=cfg.gene_sets.fdr, title=f"{n}: over-representation"),
+                "figures",
+                "ora",
+                f"{n}.ora_dotplot",
+            )
         emit(
             f"targets/{n}",
             partial(pl.target_evidence, r.targets, cfg.targets.weights, title=f"{n}: top targets"),

@@ -69,10 +69,38 @@ def methods_text(cfg: StudyConfig, versions: dict[str, str], inputs: dict[str, A
         f"prior. Gene-set enrichment used {gsea_engine} on the Wald statistic with "
         f"{cfg.gene_sets.permutations} gene-label permutations (seed {cfg.seed}), set sizes "
         f"{cfg.gene_sets.min_size}-{cfg.gene_sets.max_size}, FDR per collection; permutation p-values are "
-        f"(b + 1) / (m + 1) (Phipson & Smyth 2010), so none is below 1 / ({cfg.gene_sets.permutations} + 1). "
+        f"(b + 1) / (m + 1) (Phipson & Smyth 2010); "
+        + (
+            "sets no permutation reached got fgsea's adaptive multilevel p-value (Korotkevich et al., "
+            "GSEApy's port) with its log2err. "
+            if cfg.gene_sets.multilevel
+            else f"none is below 1 / ({cfg.gene_sets.permutations} + 1). "
+        )
+        + f"Over-representation of the significant up and down genes (padj < {cfg.alpha}, separately) was "
+        f"tested per set with the hypergeometric upper tail (scipy's hypergeom, equal to R's phyper), "
+        f"universe = the genes with an adjusted p-value, Benjamini-Hochberg within collection and direction. "
         f"Sample QC used scanpy {versions.get('scanpy')} on the blind variance-stabilising transformation. "
         f"Runs were orchestrated with Prefect {versions.get('prefect')}."
     )
+
+
+def _ora_top(ora: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The ``top`` sets per direction by p-value (with an overlap) for the report."""
+    if not len(ora):
+        return pd.DataFrame(columns=["direction", "term", "collection", "overlap", "set_size", "padj"])
+    shown = ora[ora["overlap"] > 0].sort_values("pval", kind="mergesort").groupby("direction", sort=False)
+    cols = [
+        "direction",
+        "term",
+        "collection",
+        "overlap",
+        "set_size",
+        "de_genes",
+        "pval",
+        "padj",
+        "overlap_genes",
+    ]
+    return shown.head(top)[cols]
 
 
 def write_report(
@@ -147,6 +175,12 @@ def write_report(
                 ),
                 "gsea_other": _html(other[["term", "collection", "size", "nes", "fdr"]]),
                 "gsea_figures": gsea_figs,
+                "ora_table": _html(_ora_top(r.ora)),
+                "ora_figures": [
+                    _img(folder, figures[f"ora/{n}"], "Over-represented sets (top 10 per direction)")
+                ]
+                if f"ora/{n}" in figures
+                else [],
                 "target_figures": [
                     _img(folder, figures[f"targets/{n}"], "Score components of the top 20 targets")
                 ]
@@ -163,6 +197,9 @@ def write_report(
                             "log2FoldChange_shrunk",
                             "padj",
                             "supported_by_data",
+                            "literature_direction",
+                            "evidence_grade",
+                            "direction_sources",
                             "stability_significant",
                             "stability_flag",
                             "evidence",

@@ -205,6 +205,8 @@ def _report(
             "n_down",
             "I2",
             "loso_flag",
+            "literature_direction",
+            "evidence_grade",
             "evidence",
         ]
     ]

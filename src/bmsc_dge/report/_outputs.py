@@ -4,6 +4,7 @@ Files (under the run folder)::
 
     tables/de/<contrast>.deseq2.tsv        DE table per contrast
     tables/gsea/<contrast>.gsea.tsv        GSEA per contrast (all collections)
+    tables/ora/<contrast>.ora.tsv          ORA of the significant up and down genes per contrast
     tables/targets/<contrast>.targets.tsv  ranked targets per contrast
     tables/qc/samples.tsv                  per-sample QC
     tables/qc/gene_filter.tsv              per-gene low-count filter decision
@@ -31,6 +32,7 @@ import pandas as pd
 from bmsc_dge import engines
 from bmsc_dge._atomic import write_json, write_text, write_tsv
 from bmsc_dge.config import StudyConfig, config_to_dict
+from bmsc_dge.enrichment import ORA_COLUMNS
 from bmsc_dge.genesets import library_version
 from bmsc_dge.io import Study, design_text, input_files
 from bmsc_dge.pp import QCResult
@@ -49,6 +51,18 @@ def _input_lines(inputs: dict[str, Any]) -> list[str]:
         else []
     )
     return lines + [f"- input: {note}" for note in inputs.get("notes", [])]
+
+
+def _ora_line(ora: pd.DataFrame, fdr: float) -> str:
+    """One summary bullet: sets over-represented among the up and the down genes."""
+    if not len(ora):
+        return "- over-representation (ORA): no significant genes to test"
+    parts = []
+    for direction in ("up", "down"):
+        hit = ora[(ora["direction"] == direction) & (ora["padj"] < fdr)]
+        names = ", ".join(hit["term"].astype(str).head(3))
+        parts.append(f"{len(hit)} among the {direction} genes" + (f" ({names})" if names else ""))
+    return f"- over-represented sets at padj < {fdr} (ORA, all collections): " + "; ".join(parts)
 
 
 def summary_markdown(
@@ -90,6 +104,7 @@ def summary_markdown(
             f"- {int(sig.sum())} genes at padj < {cfg.alpha} ({up} up, {down} down) of "
             f"{int(r.de['padj'].notna().sum())} tested",
             f"- curated gene sets at FDR < {cfg.gene_sets.fdr}: {len(cur)}",
+            _ora_line(r.ora, cfg.gene_sets.fdr),
         ]
         t = r.targets
         if "stability_flag" in t and t["stability_flag"].astype(str).str.len().gt(0).any():
@@ -184,8 +199,11 @@ def write_tables(
         put(f"de/{n}", r.de, "tables", "de", f"{n}.deseq2.tsv")
         put(f"gsea/{n}", r.gsea, "tables", "gsea", f"{n}.gsea.tsv")
         put(f"targets/{n}", r.targets, "tables", "targets", f"{n}.targets.tsv")
+        ora_table = r.ora if len(r.ora.columns) else pd.DataFrame(columns=ORA_COLUMNS)
+        put(f"ora/{n}", ora_table, "tables", "ora", f"{n}.ora.tsv")
         sheets[f"targets {n}"] = r.targets
         sheets[f"gsea {n}"] = r.gsea
+        sheets[f"ora {n}"] = ora_table
         sheets[f"de {n}"] = r.de
     for n, table in (changes or {}).items():
         put(f"changes/{n}", table, "tables", "changes", f"{n}.changes.tsv")

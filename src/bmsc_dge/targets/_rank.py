@@ -12,9 +12,14 @@ Score (each component in [0, 1]; weights from ``targets.weights``, normalised to
     FDR threshold whose leading edge contains the gene.
 ``prior``
     0.5 for membership of any curated set, +0.25 when a checked literature reference (citation
-    table status ``verified``) supports the gene in that set, +0.25 when the gene is significant
-    (``padj < alpha``) and changes in the direction the literature expects for it in T2DM (the
-    gene's own curated direction where one exists, else its set's; ``unknown`` earns nothing).
+    table status ``verified``) supports the gene in that set, and a **direction credit** of
+    :math:`0.25 \cdot w` when the gene is significant (``padj < alpha``) and changes in its own
+    gene-level T2DM direction (:mod:`bmsc_dge.genesets.evidence`), with :math:`w` = 1 for grade A
+    (measured in T2DM bone cells/BMSCs or under high glucose), 0.5 for grade B (another diabetic
+    tissue, or the pathway in BMSCs) and 0 for grade C (review or pathway membership only, whose
+    gene-level direction is ``unknown``). A set's ``expected_t2dm`` frames GSEA; it earns a gene
+    nothing. ``literature_direction``, ``evidence_grade`` and ``direction_sources`` show what the
+    credit rests on, and the ``evidence`` text names the source.
 
 **Significance first.** Genes with ``padj < alpha`` (``supported_by_data``) always rank above
 genes without: the score (and so the curated prior and leading-edge membership) orders genes
@@ -38,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from bmsc_dge.config import TargetWeights
-from bmsc_dge.genesets.registry import GeneSet
+from bmsc_dge.genesets.evidence import GeneEvidence
+from bmsc_dge.genesets.registry import GeneSet, citation_label
 
 TARGET_COLUMNS = [
     "rank",
@@ -55,6 +61,9 @@ TARGET_COLUMNS = [
     "prior_score",
     "leading_edge_sets",
     "curated_sets",
+    "literature_direction",
+    "evidence_grade",
+    "direction_sources",
     "evidence",
     "supported_by_data",
     "novel_candidate",
@@ -127,33 +136,23 @@ def rank_targets(
     lfc_values = lfc.to_numpy(dtype=float)
     le_score = np.zeros(len(out))
     prior = np.zeros(len(out))
-    le_txt, cur_txt, evidence = [], [], []
+    le_txt, cur_txt, evidence, lit_dir, grade, dir_src = [], [], [], [], [], []
     for i, g in enumerate(sym):
         les, sets = le_map.get(g, []), member.get(g, [])
         direction = str(out["direction"].iat[i])
         le_score[i] = min(1.0, len(les) / 2.0)
         lit = any(s.verified_citations(g) for s in sets)
-        concordant = [s for s in sets if significant[i] and s.expected_for(g) == direction]
-        discordant = [
-            s
-            for s in sets
-            if significant[i] and s.expected_for(g) in ("up", "down") and s.expected_for(g) != direction
-        ]
-        prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + (0.25 if concordant else 0.0)
+        gene_ev = _gene_evidence(g, sets)
+        credit = gene_ev.weight if significant[i] and gene_ev.direction == direction else 0.0
+        prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + 0.25 * credit
         le_txt.append(";".join(x.split(" (")[0] for x in les))
         cur_txt.append(";".join(s.id for s in sets))
+        lit_dir.append(gene_ev.direction if sets else "")
+        grade.append(gene_ev.grade if sets else "")
+        dir_src.append(";".join(t for t in gene_ev.sources if gene_ev.grade != "C") if sets else "")
         evidence.append(
             _evidence_text(
-                g,
-                direction,
-                lfc_values[i],
-                float(padj[i]),
-                bool(significant[i]),
-                les,
-                sets,
-                concordant,
-                discordant,
-                lit,
+                direction, lfc_values[i], float(padj[i]), bool(significant[i]), les, sets, gene_ev, lit
             )
         )
     out["leading_edge_score"] = le_score
@@ -163,6 +162,9 @@ def rank_targets(
     out["score"] = w[0] * out["de_score"] + w[1] * le_score + w[2] * prior
     out["leading_edge_sets"] = le_txt
     out["curated_sets"] = cur_txt
+    out["literature_direction"] = lit_dir
+    out["evidence_grade"] = grade
+    out["direction_sources"] = dir_src
     out["evidence"] = evidence
     out["supported_by_data"] = significant
     out["novel_candidate"] = significant & (out["curated_sets"] == "")
@@ -204,16 +206,33 @@ def _leading_edges(curated_gsea: pd.DataFrame, gsea_fdr: float) -> dict[str, lis
     return le_map
 
 
+def _gene_evidence(gene: str, sets: list[GeneSet]) -> GeneEvidence:
+    """The gene-level evidence of a curated gene (the same in every set; best grade if not)."""
+    found = [s.evidence_for(gene) for s in sets]
+    return min(found, key=lambda e: e.grade) if found else GeneEvidence()
+
+
+def _direction_text(direction: str, significant: bool, ev: GeneEvidence) -> str:
+    """How the change relates to the gene-level literature direction, naming the source."""
+    cited = ", ".join(citation_label(t) for t in ev.sources)
+    if ev.grade == "C":
+        return "no gene-level direction (grade C: review or pathway membership only)"
+    if ev.direction in ("up", "down"):
+        txt = f"literature: {ev.direction} in T2DM (grade {ev.grade}, {cited})"
+        if significant:
+            txt += "; change matches" if ev.direction == direction else "; change opposes it"
+        return txt
+    return f"literature: {ev.direction} (grade {ev.grade}, {cited})"
+
+
 def _evidence_text(
-    gene: str,
     direction: str,
     lfc: float,
     padj: float,
     significant: bool,
     leading_edges: list[str],
     sets: list[GeneSet],
-    concordant: list[GeneSet],
-    discordant: list[GeneSet],
+    gene_ev: GeneEvidence,
     literature: bool,
 ) -> str:
     """The ``evidence`` column of one gene: DE call, leading edges, curated sets, direction, literature."""
@@ -227,13 +246,14 @@ def _evidence_text(
     if leading_edges:
         parts.append("leading edge of " + ", ".join(leading_edges))
     if sets:
-        txt = "curated in " + ", ".join(s.id for s in sets)
-        if concordant:
-            txt += f"; change matches expected T2DM direction ({concordant[0].expected_for(gene)})"
-        elif discordant:
-            txt += f"; change opposes expected T2DM direction ({discordant[0].expected_for(gene)})"
+        txt = (
+            "curated in "
+            + ", ".join(s.id for s in sets)
+            + "; "
+            + _direction_text(direction, significant, gene_ev)
+        )
         if literature:
-            txt += "; literature-supported"
+            txt += "; literature-supported membership"
         parts.append(txt)
     return " | ".join(parts)
 

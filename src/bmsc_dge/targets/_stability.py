@@ -207,6 +207,8 @@ def start_leave_one_out(
                 seed=seed,
                 min_size=min_size,
                 max_size=max_size,
+                curves=False,
+                multilevel=False,  # only NES and FDR are kept
             ).table.set_index("term")[["nes", "fdr"]]
         return table[["padj", "pvalue", "log2FoldChange"]], sets_table
 

@@ -1,7 +1,7 @@
 """Tools: the analysis of a contrast, as notebook functions and as the flows' code path.
 
 Notebook API (scanpy's shape; options named as in the config): :func:`deseq2` (AnnData -> DE
-table), :func:`gsea` (DE table -> GSEA table), :func:`rank_targets` (-> targets table), :func:`meta` (several DE tables -> one gene table).
+table), :func:`gsea` (DE table -> GSEA table), :func:`ora` (DE table -> ORA table), :func:`rank_targets` (-> targets table), :func:`meta` (several DE tables -> one gene table).
 
 Flow machinery: :func:`analyse_contrast` / :func:`analyse_fit_group` compose the engine
 (:mod:`bmsc_dge.deseq2`), enrichment (:mod:`bmsc_dge.enrichment`) and targets
@@ -9,7 +9,7 @@ Flow machinery: :func:`analyse_contrast` / :func:`analyse_fit_group` compose the
 Prefect task in the local flow, a plain call on Dask workers).
 """
 
-from bmsc_dge.tl._api import deseq2, gsea, meta, rank_targets
+from bmsc_dge.tl._api import deseq2, gsea, meta, ora, rank_targets
 from bmsc_dge.tl._contrast import (
     FitGroupResult,
     StepRunner,
@@ -34,6 +34,7 @@ __all__ = [
     "gsea_collection",
     "meta",
     "no_signal_note",
+    "ora",
     "rank_targets",
     "run_directly",
     "targets_for",

@@ -8,6 +8,7 @@ counts and settings.
 >>> import bmsc_dge as bd
 >>> de = bd.tl.deseq2(pb, design="~ sex + condition", contrast=["condition", "T2DM", "control"])
 >>> gs = bd.tl.gsea(de, collections=["curated"])
+>>> ov = bd.tl.ora(de, collections=["curated", "hallmark"])
 >>> tg = bd.tl.rank_targets(de, gs)
 """
 
@@ -164,6 +165,53 @@ def gsea(
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     table = with_set_stability(table, None)
     return with_expected_directions(table, loaded.get("curated", []), cfg.gene_sets.fdr)
+
+
+def ora(
+    de: pd.DataFrame,
+    collections: Sequence[str] = ("curated",),
+    *,
+    gmt: Sequence[str | Path] = (),
+    species: str = "human",
+    alpha: float = 0.05,
+    **gene_sets: Any,
+) -> pd.DataFrame:
+    """Over-representation of the significant up and down genes of a DE table (hypergeometric).
+
+    Parameters
+    ----------
+    de
+        A DE table from :func:`deseq2` (or the CLI's).
+    collections
+        ``curated``, ``hallmark``, ``go_bp`` (as ``gene_sets.collections``).
+    gmt
+        Extra GMT files (as ``gene_sets.gmt``).
+    species
+        ``human``, ``mouse`` or ``rat``.
+    alpha
+        DE significance threshold (``padj < alpha``).
+    **gene_sets
+        ``gene_sets`` config keys; ``min_size`` and ``max_size`` apply.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ORA table, as the CLI's ``tables/ora/<contrast>.ora.tsv``
+        (:data:`bmsc_dge.enrichment.ORA_COLUMNS`).
+    """
+    cfg = _options_config(
+        {
+            "species": species,
+            "alpha": alpha,
+            "gene_sets": {"collections": list(collections), "gmt": [str(g) for g in gmt], **gene_sets},
+        }
+    )
+    loaded = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
+    symbols = list(de["symbol"].astype(str))
+    matched = {name: restrict_to_data(sets, symbols, cfg.species)[0] for name, sets in loaded.items()}
+    return gsea_mod.ora(
+        de, matched, alpha=cfg.alpha, min_size=cfg.gene_sets.min_size, max_size=cfg.gene_sets.max_size
+    )
 
 
 def rank_targets(

@@ -66,7 +66,15 @@ def gsea_collection(
         max_size=g.max_size,
         engine=g.engine,
         curves=collection == "curated",
+        multilevel=g.multilevel,
     )
+
+
+def ora_of(
+    de: pd.DataFrame, matched: dict[str, dict[str, list[str]]], g: GeneSetConfig, alpha: float
+) -> pd.DataFrame:
+    """ORA of the contrast's significant up and down genes with the ``gene_sets`` size limits."""
+    return gsea_mod.ora(de, matched, alpha=alpha, min_size=g.min_size, max_size=g.max_size)
 
 
 def dask_worker() -> str | None:
@@ -197,6 +205,8 @@ def analyse_contrast(
                 tables.append(res.table)
                 if collection == "curated":
                     curves = res.curves
+        with stage(f"{n}: ORA of the up and down genes"):
+            ora_table = step("ora", ora_of, de, matched, cfg.gene_sets, cfg.alpha)
         label = f"{n}: leave-one-out stability ({fit.dds.n_obs} refits)" if pending is not None else ""
         with stage(label) if label else nullcontext():
             stability = step("leave-one-out-stability", finish_stability, pending, de)
@@ -219,7 +229,7 @@ def analyse_contrast(
             stability,
         )
     return ContrastResult(
-        contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking
+        contrast=contrast, de=de, gsea=gsea, targets=targets, curves=curves, ranking=ranking, ora=ora_table
     )
 
 

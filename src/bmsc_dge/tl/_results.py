@@ -20,6 +20,8 @@ class ContrastResult:
     targets: pd.DataFrame
     curves: dict[str, Any] = field(default_factory=dict)
     ranking: pd.Series | None = None
+    #: over-representation analysis of the significant up and down genes (:func:`bmsc_dge.enrichment.ora`)
+    ora: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def no_signal_note(result: ContrastResult, alpha: float) -> str | None:
