@@ -142,6 +142,7 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
         import numpy as np
         import pandas as pd
 
+        from bmsc_dge.config import GeneSetConfig
         from bmsc_dge.enrichment import run_prerank
         from bmsc_dge.genesets import load_builtin, restrict_to_data
 
@@ -160,11 +161,8 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
                 ranking,
                 matched,
                 collection=coll,
-                permutations=1000,
+                settings=GeneSetConfig(permutations=1000, engine=engine, multilevel=False),
                 seed=1,
-                min_size=5,
-                max_size=600,
-                engine=engine,
                 curves=False,
             )
     else:

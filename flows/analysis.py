@@ -1,127 +1,49 @@
 """Prefect 3 flow: counts -> DESeq2 -> GSEA -> targets -> tables, for one study config.
 
-Thin wiring around :mod:`bmsc_dge`; every computation lives in the library. One subflow runs per
-contrast; contrasts sharing (variable, reference) share one DESeq2 fit. Only the I/O tasks retry.
+Thin wiring around :mod:`bmsc_dge`; every computation lives in the library and every task in
+:mod:`flows._tasks`. One sub-flow runs per contrast; contrasts sharing (variable, reference) share
+one DESeq2 fit. The config is parsed once per run: by the command line, which hands it (and the
+inputs it read) over, or by the flow's first task when a deployment starts it.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import anndata as ad
 import pandas as pd
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import temporary_settings
-from prefect.utilities.annotations import quote
 
 from bmsc_dge import deseq2 as de_mod
-from bmsc_dge.config import Contrast, StudyConfig, load_config
-from bmsc_dge.errors import BmscDgeError
-from bmsc_dge.genesets import GeneSet, load_for_study, restrict_to_data
-from bmsc_dge.io import Study, apply_prefilter, hand_over, load_study, take_over
-from bmsc_dge.pp import QCResult, run_qc
-from bmsc_dge.report import artifact_keys, gsea_records, summary_markdown, targets_records, write_run_outputs
-from bmsc_dge.runs import RunDir, compare_contrast, input_fingerprint, previous_run, stage
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, Contrast, StudyConfig
+from bmsc_dge.genesets import GeneSet
+from bmsc_dge.report import RunOutputs
+from bmsc_dge.runs import RunDir, input_fingerprint, previous_run, stage
+from bmsc_dge.study import Study, hand_over, take_over
 from bmsc_dge.tl import ContrastResult, FitGroupResult, analyse_contrast, analyse_fit_group
-
-_ACTIVE_COLLECTOR: contextvars.ContextVar[_WarningCollector | None]
-
-
-class _WarningCollector(logging.Handler):
-    """Keeps WARNING+ records of the bmsc_dge loggers for this run's warnings.txt.
-
-    Several runs may share a process (threads, batch runs): a record is kept only when it was
-    emitted in this run's context (Prefect copies context variables into its task threads).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if _ACTIVE_COLLECTOR.get() is self:
-            self.messages.append(f"{record.levelname}: {record.getMessage()}")
-
-
-_ACTIVE_COLLECTOR = contextvars.ContextVar("bmsc_dge_warning_collector", default=None)
-
-
-T = TypeVar("T")
-
-
-def uninspected(value: T) -> T:
-    """Pass ``value`` to a task or sub-flow without Prefect walking it (``prefect.utilities.annotations.quote``).
-
-    Prefect visits every element of list and dict arguments to find upstream futures; for gene-set
-    dictionaries and 20,000-symbol lists that cost seconds per run. Typed as the value itself.
-    """
-    return cast(T, quote(value))
-
-
-def io_failure(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect retry condition: retry file-system and network errors, never bad input.
-
-    A malformed input (:class:`bmsc_dge.errors.BmscDgeError`) fails the same way every time;
-    an ``OSError`` (a file on a network share, a busy disk) may not.
-    """
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, OSError) and not isinstance(exc, BmscDgeError)
-
-
-IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 1, "retry_condition_fn": io_failure}
-
-
-@task(name="load-config", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_config_task(config_path: str, outdir: str | None) -> StudyConfig:
-    """Read and validate the YAML config."""
-    return load_config(config_path, outdir=outdir)
-
-
-@task(name="load-study", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_study_task(cfg: StudyConfig, checked_inputs: str | None) -> Study:
-    """Read counts and sample sheet, validate, map gene IDs (unless the caller handed them over)."""
-    return take_over(checked_inputs, cfg) or load_study(cfg)
-
-
-@task(name="prefilter", cache_policy=NO_CACHE)
-def prefilter_task(study: Study, cfg: StudyConfig) -> tuple[ad.AnnData, pd.DataFrame]:
-    """Low-count filter."""
-    return apply_prefilter(study, cfg)
-
-
-@task(name="load-gene-sets", cache_policy=NO_CACHE, **IO_RETRIES)
-def gene_sets_task(
-    cfg: StudyConfig, symbols: list[str]
-) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[GeneSet]], pd.DataFrame]:
-    """Load the requested collections and match them to the measured genes."""
-    collections = load_for_study(list(cfg.gene_sets.collections), list(cfg.gene_sets.gmt), cfg.species)
-    matched: dict[str, dict[str, list[str]]] = {}
-    coverage = []
-    for name, sets in collections.items():
-        m, cov = restrict_to_data(sets, symbols, cfg.species)
-        matched[name] = m
-        coverage.append(cov)
-    cov_df = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
-    return matched, collections, cov_df
-
-
-def as_task(name: str, function: Callable[..., T], /, *args: Any) -> T:
-    """Step runner of the local flow: run one analysis step as the Prefect task ``name``.
-
-    Arguments are passed :func:`uninspected` (Prefect does not walk DE tables or gene-set dicts);
-    no result caching, no retries (the steps are deterministic computations).
-    """
-    step = task(name=name, cache_policy=NO_CACHE)(function)
-    return cast(T, step(*(uninspected(a) for a in args)))
+from flows._tasks import (
+    ACTIVE_COLLECTOR,
+    WarningCollector,
+    as_task,
+    changes_task,
+    gene_sets_task,
+    load_config_task,
+    load_study_task,
+    prefilter_task,
+    publish_artifacts_task,
+    qc_task,
+    uninspected,
+    write_outputs_task,
+)
 
 
 def _contrast_subflow(
@@ -148,82 +70,11 @@ def analyse_contrast_flow(
     get_run_logger().info(
         "%s: %d DE genes (padj < %s); top target %s",
         contrast.name,
-        int((result.de["padj"] < cfg.alpha).sum()),
+        int(significant(result.de, cfg.alpha).sum()),
         cfg.alpha,
         result.targets["symbol"].iloc[0] if len(result.targets) else "-",
     )
     return result
-
-
-@task(name="sample-qc", cache_policy=NO_CACHE)
-def qc_task(adata: ad.AnnData, size_factors: pd.Series, design_variables: list[str], n_cpus: int) -> QCResult:
-    """Library sizes, blind VST, PCA, correlations and outlier flags."""
-    return run_qc(adata, size_factors, design_variables, n_cpus=n_cpus)
-
-
-@task(name="write-outputs", cache_policy=NO_CACHE, **IO_RETRIES)
-def write_outputs_task(
-    run: RunDir,
-    cfg: StudyConfig,
-    results: list[ContrastResult],
-    qc: QCResult,
-    gene_filter: pd.DataFrame,
-    coverage: pd.DataFrame,
-    inputs: Study,
-    warnings: list[str],
-    timings: dict[str, float],
-    adata: ad.AnnData,
-    normalized: pd.DataFrame,
-    changes: dict[str, pd.DataFrame],
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    """Write tables, matrices, figures, report, summary and manifest into the partial run folder."""
-    return write_run_outputs(
-        run,
-        cfg,
-        results=results,
-        qc=qc,
-        gene_filter=gene_filter,
-        coverage=coverage,
-        inputs=inputs,
-        warnings=warnings,
-        timings=timings,
-        adata=adata,
-        normalized=normalized,
-        changes=changes,
-        extra=extra,
-    )
-
-
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish_artifacts_task(
-    cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, final: Path, inputs: dict[str, Any]
-) -> dict[str, str]:
-    """Table, markdown and link artifacts for the Prefect UI (keys: :mod:`bmsc_dge.report._artifacts`)."""
-    keys = artifact_keys(cfg.name, [r.contrast.name for r in results])
-    create_markdown_artifact(
-        key=keys["summary"],
-        markdown=summary_markdown(cfg, results, qc.samples, inputs),
-        description=f"bmsc-dge summary of {cfg.name}",
-    )
-    create_link_artifact(
-        key=keys["report"],
-        link=(final / "report.html").resolve().as_uri(),
-        link_text=f"{cfg.name} report ({final.name})",
-        description="self-contained HTML report",
-    )
-    for r in results:
-        create_table_artifact(
-            key=keys[f"targets:{r.contrast.name}"],
-            table=targets_records(r),
-            description=f"top targets, {r.contrast.name}",
-        )
-        create_table_artifact(
-            key=keys[f"gsea:{r.contrast.name}"],
-            table=gsea_records(r),
-            description=f"curated gene-set GSEA, {r.contrast.name}",
-        )
-    return keys
 
 
 @task(name="fit-group", cache_policy=NO_CACHE)
@@ -290,126 +141,119 @@ def bmsc_dge_flow(
 ) -> str:
     """Run the whole study described by ``config_path``; return the completed run folder.
 
-    ``checked_inputs`` is the token of a study the caller already read and checked in this
-    process (:func:`bmsc_dge.io.hand_over`); without it, or if a file changed, the inputs are read.
-    A ``pseudobulk`` config runs each of its cell types as its own study (``cell_type`` picks
-    one); without ``cell_type`` every cell type runs as a sub-flow and their run folders are
-    returned one per line.
+    ``checked_inputs`` is the token of a config (and study) the caller already parsed and checked
+    in this process (:func:`bmsc_dge.study.hand_over`); the flow then parses nothing and reads
+    the inputs only if a file changed. A ``pseudobulk`` config runs each of its cell types as its
+    own study (``cell_type`` picks one); without ``cell_type`` every cell type runs as a sub-flow
+    and their run folders are returned one per line.
     """
-    if cell_type is None:
-        cfg0 = load_config(config_path, outdir=outdir)
-        if cfg0.pseudobulk is not None:
-            return "\n".join(
-                bmsc_dge_flow(config_path, outdir, None, ct) for ct in cfg0.pseudobulk.cell_types
-            )
-    logger = get_run_logger()
-    collector = _WarningCollector()
-    token = _ACTIVE_COLLECTOR.set(collector)
+    handed = take_over(checked_inputs)
+    cfg = handed.cfg if handed is not None else load_config_task(config_path, outdir)
+    if cell_type is None and cfg.pseudobulk is not None:
+        return "\n".join(
+            bmsc_dge_flow(config_path, outdir, hand_over(cfg.for_cell_type(ct)), ct)
+            for ct in cfg.pseudobulk.cell_types
+        )
+    if cell_type is not None and handed is None:  # a handed-over config is that cell type's already
+        cfg = cfg.for_cell_type(cell_type)
+    collector = WarningCollector()
+    token = ACTIVE_COLLECTOR.set(collector)
     lib_logger = logging.getLogger("bmsc_dge")
     lib_logger.addHandler(collector)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
     try:
-        cfg = load_config_task(config_path, outdir)
-        if cell_type is not None:
-            cfg = cfg.for_cell_type(cell_type)
-        previous = previous_run(cfg.outdir)
-        run = RunDir(cfg.outdir)
-        run.create()
-        try:
-            t = time.perf_counter()
-            with stage("load and check inputs"):
-                study = load_study_task(cfg, checked_inputs)
-            with stage("low-count filter"):
-                adata, gene_filter = prefilter_task(study, cfg)
-            timings["load_and_filter"] = time.perf_counter() - t
-            t = time.perf_counter()
-            with stage("gene sets"):
-                matched, collections, coverage = gene_sets_task(
-                    cfg, uninspected(list(adata.var["symbol"].astype(str)))
-                )
-            curated = collections.get("curated", [])
-            timings["gene_sets"] = time.perf_counter() - t
-            groups = _groups(cfg)
-            t = time.perf_counter()
-            if cfg.execution.engine == "dask":
-                runner = _dask_runner(cfg)
-                group_results = analyse_on_dask.with_options(task_runner=runner)(
-                    adata, study.frame, cfg, groups, matched, curated
-                )
-            else:
-                group_results = [
-                    analyse_fit_group(
-                        adata,
-                        study.frame,
-                        cfg,
-                        refs,
-                        contrasts,
-                        matched,
-                        curated,
-                        step=as_task,
-                        analyse=_contrast_subflow,
-                    )
-                    for refs, contrasts in groups
-                ]
-            timings["de_gsea_targets"] = time.perf_counter() - t
-            results = [r for g in group_results for r in g.results]
-            executed_on = {r.contrast.name: g.executed_on for g in group_results for r in g.results}
-            t = time.perf_counter()
-            with stage("sample QC (VST, PCA)"):
-                qc = qc_task(adata, group_results[0].size_factors, cfg.design_variables, cfg.de.n_cpus)
-            timings["qc"] = time.perf_counter() - t
-            changes = changes_task(previous, results, cfg) if previous is not None else {}
-            timings["total_before_write"] = time.perf_counter() - t0
-            write_outputs_task(
-                run,
-                cfg,
-                results,
-                qc,
-                gene_filter,
-                coverage,
-                uninspected(study),
-                collector.messages,
-                timings,
-                adata,
-                group_results[0].normalized,
-                changes,
-                {
-                    "executed_on": executed_on,
-                    "previous_run": str(previous) if previous else None,
-                    "fingerprint": input_fingerprint(cfg, config_path),
-                },
-            )
-            final = run.commit()
-            publish_artifacts_task(cfg, results, qc, final, study.record())
-        except BaseException:
-            run.abort()
-            raise
+        final = _run_study(cfg, config_path, None if handed is None else handed.study, collector)
     finally:
         lib_logger.removeHandler(collector)
-        _ACTIVE_COLLECTOR.reset(token)
-    logger.info("results: %s", final)
+        ACTIVE_COLLECTOR.reset(token)
+    get_run_logger().info("results: %s", final)
     return str(final)
 
 
-@task(name="what-changed", cache_policy=NO_CACHE)
-def changes_task(previous: Path, results: list[ContrastResult], cfg: StudyConfig) -> dict[str, pd.DataFrame]:
-    """Compare every contrast with the previous completed run of the same outdir."""
-    out = {}
-    for r in results:
-        table = compare_contrast(
-            previous,
-            r.contrast.name,
-            r.de,
-            r.gsea,
-            r.targets,
-            alpha=cfg.alpha,
-            fdr=cfg.gene_sets.fdr,
-            top_n=cfg.targets.top_n,
+def _analyse(
+    adata: ad.AnnData,
+    study: Study,
+    cfg: StudyConfig,
+    matched: dict[str, dict[str, list[str]]],
+    curated: list[GeneSet],
+) -> list[FitGroupResult]:
+    """Every fit group, locally (each step a task, each contrast a sub-flow) or on Dask."""
+    groups = _groups(cfg)
+    if cfg.execution.engine == "dask":
+        runner = _dask_runner(cfg)
+        return analyse_on_dask.with_options(task_runner=runner)(  # type: ignore[no-any-return]
+            adata, study.frame, cfg, groups, matched, curated
         )
-        if table is not None:
-            out[r.contrast.name] = table
-    return out
+    return [
+        analyse_fit_group(
+            adata,
+            study.frame,
+            cfg,
+            refs,
+            contrasts,
+            matched,
+            curated,
+            step=as_task,
+            analyse=_contrast_subflow,
+        )
+        for refs, contrasts in groups
+    ]
+
+
+def _run_study(cfg: StudyConfig, config_path: str, handed: Study | None, collector: WarningCollector) -> Path:
+    """Inputs to a committed run folder (the body of :func:`bmsc_dge_flow` for one study)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    previous = previous_run(cfg.outdir)
+    run = RunDir(cfg.outdir)
+    run.create()
+    try:
+        t = time.perf_counter()
+        with stage("load and check inputs"):
+            study = load_study_task(cfg, uninspected(handed))
+        with stage("low-count filter"):
+            adata, gene_filter = prefilter_task(study, cfg)
+        timings["load_and_filter"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with stage("gene sets"):
+            matched, collections, coverage = gene_sets_task(
+                cfg, uninspected(list(adata.var["symbol"].astype(str)))
+            )
+        curated = collections.get(CURATED, [])
+        timings["gene_sets"] = time.perf_counter() - t
+        t = time.perf_counter()
+        group_results = _analyse(adata, study, cfg, matched, curated)
+        timings["de_gsea_targets"] = time.perf_counter() - t
+        results = [r for g in group_results for r in g.results]
+        t = time.perf_counter()
+        with stage("sample QC (VST, PCA)"):
+            qc = qc_task(adata, group_results[0].size_factors, cfg.design_variables, cfg.de.n_cpus)
+        timings["qc"] = time.perf_counter() - t
+        changes = changes_task(previous, results, cfg) if previous is not None else {}
+        timings["total_before_write"] = time.perf_counter() - t0
+        outputs = RunOutputs(
+            results=results,
+            qc=qc,
+            gene_filter=gene_filter,
+            coverage=coverage,
+            inputs=study,
+            adata=adata,
+            normalized=group_results[0].normalized,
+            warnings=collector.messages,
+            timings=timings,
+            changes=changes,
+            extra={
+                "executed_on": {r.contrast.name: g.executed_on for g in group_results for r in g.results},
+                "previous_run": str(previous) if previous else None,
+                "fingerprint": input_fingerprint(cfg, config_path),
+            },
+        )
+        write_outputs_task(run, cfg, uninspected(outputs))
+        final = run.commit()
+        publish_artifacts_task(cfg, results, qc, final, study.record())
+    except BaseException:
+        run.abort()
+        raise
+    return final
 
 
 @contextmanager
@@ -448,7 +292,7 @@ def run_config(
     ``outdir``; for ``cell_type`` of a pseudobulk config); the flow uses them instead of reading
     the inputs again. ``api_url``: see :func:`command_line_settings`.
     """
-    token = hand_over(checked[1], checked[0]) if checked is not None else None
+    token = hand_over(checked[0], checked[1]) if checked is not None else None
     with command_line_settings(api_url):
         return Path(
             bmsc_dge_flow(str(config_path), None if outdir is None else str(outdir), token, cell_type)

@@ -21,7 +21,7 @@ def run_studies(
     """Analyse every study config, ``max_concurrency`` at a time; return the run folders in order.
 
     ``checked_inputs``: per config, the token of a study already read in this process
-    (:func:`bmsc_dge.io.hand_over`), or ``None``.
+    (:func:`bmsc_dge.study.hand_over`), or ``None``.
     """
     tokens = checked_inputs or [None] * len(config_paths)
     runner_flow = _inner.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max_concurrency))  # type: ignore[arg-type]

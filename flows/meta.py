@@ -18,11 +18,12 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from bmsc_dge.config import MetaConfig, load_meta_config
-from bmsc_dge.io import hand_over
 from bmsc_dge.meta import CheckedStudy, MetaResult, StudyRun, analyse, check_studies, read_study_run
 from bmsc_dge.report import meta_summary_markdown, write_meta_outputs
 from bmsc_dge.runs import RunDir, input_fingerprint
-from flows.analysis import _ACTIVE_COLLECTOR, _WarningCollector, bmsc_dge_flow, uninspected
+from bmsc_dge.study import hand_over
+from flows._tasks import ACTIVE_COLLECTOR, WarningCollector, uninspected
+from flows.analysis import bmsc_dge_flow
 
 
 def reusable_run(outdir: Path, fingerprint: str) -> Path | None:
@@ -47,7 +48,7 @@ def study_run_task(checked: CheckedStudy) -> StudyRun:
     if run is not None:
         logger.info("%s: inputs unchanged since %s; not refitted", checked.name, run.name)
     else:
-        run = Path(bmsc_dge_flow(str(config), None, hand_over(checked.study, checked.cfg)))
+        run = Path(bmsc_dge_flow(str(config), None, hand_over(checked.cfg, checked.study)))
     return read_study_run(run, checked.name, checked.contrast)
 
 
@@ -77,8 +78,8 @@ def meta_flow(config_path: str, outdir: str | None = None, checked: list[Checked
     logger = get_run_logger()
     cfg = load_meta_config(config_path, outdir=outdir)
     studies = checked if checked is not None else check_studies(cfg)
-    collector = _WarningCollector()
-    token = _ACTIVE_COLLECTOR.set(collector)
+    collector = WarningCollector()
+    token = ACTIVE_COLLECTOR.set(collector)
     lib_logger = logging.getLogger("bmsc_dge")
     lib_logger.addHandler(collector)
     try:
@@ -96,6 +97,6 @@ def meta_flow(config_path: str, outdir: str | None = None, checked: list[Checked
             raise
     finally:
         lib_logger.removeHandler(collector)
-        _ACTIVE_COLLECTOR.reset(token)
+        ACTIVE_COLLECTOR.reset(token)
     logger.info("meta-analysis: %s", final)
     return str(final)

@@ -229,28 +229,39 @@ def resolve(reference: Path, spec_path: Path = OUT / "curated_spec.yaml") -> dic
         if k.startswith("GOBP_") and k.endswith("__MM_ORTHO")
     }
     hm_m = {k: (d, g) for k, (d, g) in mouse.items() if k.startswith("HALLMARK_")}
+    # the registry of built-in collections: config validation, the loader and the CLI read it
+    # (src/bmsc_dge/config/_base.py: builtin_collections); order = default order of a run
     collections = {
         "curated": {
+            "format": "curated-json",
+            "default": True,
+            "description": "bmsc-dge's T2DM-osteoporosis library (expected directions, gene-level evidence)",
             "file": "curated_human.json",
             "licence": lib["licence"],
             "version": lib["version"],
             "source": "bmsc-dge curation, see docs/genesets.md",
         },
-        "go_bp": {
-            "file": "go_bp_human.gmt",
-            "mouse_file": "go_bp_mouse.gmt",
-            "licence": "CC BY 4.0 (Gene Ontology Consortium)",
-            "version": "GO 2022-07-01 via org.Hs.eg.db 3.16.0 (all evidence codes incl. IEA; term plus descendants)",
-            "source": "Gene Ontology; mouse sets ortholog-mapped (Alliance best=Yes)",
-            "attribution": "Ashburner et al. Nat Genet 2000; Gene Ontology Consortium, Nucleic Acids Res 2023",
-        },
         "hallmark": {
+            "format": "gmt",
+            "default": True,
+            "description": "MSigDB Hallmark, 50 sets",
             "file": "hallmark_human.gmt",
             "mouse_file": "hallmark_mouse.gmt",
             "licence": "CC BY 4.0 (MSigDB, Broad Institute)",
             "version": "MSigDB Hallmark v7.5.1 (human); v7.0 mouse ortholog conversion (Mouse-GEM)",
             "source": "MSigDB",
             "attribution": "Liberzon et al. Cell Syst 2015",
+        },
+        "go_bp": {
+            "format": "gmt",
+            "default": True,
+            "description": "GO biological-process terms on bone, diabetes, autophagy, cell death, inflammation",
+            "file": "go_bp_human.gmt",
+            "mouse_file": "go_bp_mouse.gmt",
+            "licence": "CC BY 4.0 (Gene Ontology Consortium)",
+            "version": "GO 2022-07-01 via org.Hs.eg.db 3.16.0 (all evidence codes incl. IEA; term plus descendants)",
+            "source": "Gene Ontology; mouse sets ortholog-mapped (Alliance best=Yes)",
+            "attribution": "Ashburner et al. Nat Genet 2000; Gene Ontology Consortium, Nucleic Acids Res 2023",
         },
     }
     orth = (reference / "human_mouse_orthologs.tsv").read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # CLI runs in tests use Prefect's per-run temporary server (each test has its own PREFECT_HOME);
 # tests/test_localserver.py switches the project's background server on explicitly.
 os.environ.setdefault("BMSC_DGE_LOCAL_SERVER", "off")
+# background servers started by tests are listed in a registry of the test session, not the user's
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="bmsc-dge-test-state-")
 
 SENTINEL_EFFECTS = {
     "FOXQ1": -2.5,

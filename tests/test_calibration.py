@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.config import Contrast, DEConfig
+from bmsc_dge.config import Contrast, DEConfig, GeneSetConfig
 from bmsc_dge.deseq2 import contrast_table, fit_deseq2
 from bmsc_dge.enrichment import ranking_from_de, run_prerank
 from bmsc_dge.simulate import simulate_two_group
@@ -67,7 +67,11 @@ def test_null_gene_sets_stay_null(null_tables):
             for i in range(60)
         }
         res = run_prerank(
-            ranking, sets, collection="null", permutations=500, seed=11, min_size=5, max_size=600
+            ranking,
+            sets,
+            collection="null",
+            settings=GeneSetConfig(permutations=500, multilevel=False),
+            seed=11,
         )
         share.append((res.table["fdr"] < 0.05).mean())
     assert np.mean(share) <= 0.05, share

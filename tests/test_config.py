@@ -42,6 +42,11 @@ def test_outdir_override(small_study, tmp_path):
             "target and reference are both",
         ),
         ({"species": "zebrafish"}, "key 'species'"),
+        # the collection registry (genesets/data/collections.json) is what validation reads
+        (
+            {"gene_sets": {"collections": ["curated", "kegg"]}},
+            "unknown collection(s) 'kegg': built in are curated, hallmark, go_bp",
+        ),
     ],
 )
 def test_bad_config_names_the_key(small_study, changes, needle):

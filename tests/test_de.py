@@ -4,7 +4,7 @@ import pytest
 
 from bmsc_dge.config import Contrast, DEConfig, load_config
 from bmsc_dge.deseq2 import DE_COLUMNS, contrast_table, fit_deseq2, reorder_reference
-from bmsc_dge.io import apply_prefilter, load_study
+from bmsc_dge.study import apply_prefilter, load_study
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_coefficient_and_lrt_contrasts_through_load_study(tmp_path):
 
 def test_stock_pydeseq2_engine_is_selectable_and_agrees(fitted):
     cfg, _, de = fitted
-    from bmsc_dge.io import apply_prefilter, load_study
+    from bmsc_dge.study import apply_prefilter, load_study
 
     study = load_study(cfg)
     adata, _ = apply_prefilter(study, cfg)
@@ -133,7 +133,7 @@ def test_stock_pydeseq2_engine_is_selectable_and_agrees(fitted):
 def test_gene_blocks_give_the_same_answers(fitted, monkeypatch):
     """Large studies are fitted in gene blocks (bounded memory); blocks must not change results."""
     import bmsc_dge.deseq2._blocks as de_mod
-    from bmsc_dge.io import apply_prefilter, load_study
+    from bmsc_dge.study import apply_prefilter, load_study
 
     cfg, _, de = fitted
     study = load_study(cfg)

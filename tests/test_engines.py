@@ -9,7 +9,7 @@ import pytest
 from pydeseq2.dds import DeseqDataSet
 
 from bmsc_dge import engines
-from bmsc_dge.config import DEConfig, load_config
+from bmsc_dge.config import DEConfig, GeneSetConfig, load_config
 from bmsc_dge.deseq2 import fit_deseq2
 from bmsc_dge.deseq2._dataset import RDeseqDataSet
 from bmsc_dge.enrichment import GseaResult, run_prerank
@@ -88,7 +88,7 @@ def test_gsea_dispatches_through_the_registry(monkeypatch):
     calls = []
 
     def fake(ranking, sets, **kw):
-        calls.append((sorted(sets), kw["collection"], kw["permutations"]))
+        calls.append((sorted(sets), kw["collection"], kw["settings"].permutations))
         return GseaResult(pd.DataFrame(), ranking)
 
     monkeypatch.setitem(
@@ -101,10 +101,9 @@ def test_gsea_dispatches_through_the_registry(monkeypatch):
         ranking,
         {"S": [f"G{i}" for i in range(6)]},
         collection="c",
-        permutations=10,
+        settings=GeneSetConfig.model_construct(
+            permutations=10, min_size=5, max_size=50, engine="fake", multilevel=True
+        ),
         seed=1,
-        min_size=5,
-        max_size=50,
-        engine="fake",
-    )  # type: ignore[arg-type]
+    )
     assert calls == [(["S"], "c", 10)]

@@ -8,10 +8,10 @@ from bmsc_dge import tl as pipeline
 from bmsc_dge.config import load_config
 from bmsc_dge.errors import FigureError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
-from bmsc_dge.io import apply_prefilter, load_study
 from bmsc_dge.pp import run_qc
 from bmsc_dge.report import _figures as figures
 from bmsc_dge.runs import RunDir
+from bmsc_dge.study import apply_prefilter, load_study
 
 
 @pytest.fixture(scope="module")

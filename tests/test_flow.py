@@ -143,6 +143,7 @@ def test_example_traps_are_seen_through(example_run):
 @pytest.mark.e2e
 def test_example_random_sets_stay_null(example_run):
     """>= 95% of random gene sets of the curated sizes stay at FDR >= 0.05 on the example."""
+    from bmsc_dge.config import GeneSetConfig
     from bmsc_dge.enrichment import ranking_from_de, run_prerank
 
     de = pd.read_csv(example_run / "tables" / "de" / "T2DM_vs_control.deseq2.tsv", sep="\t")
@@ -155,7 +156,7 @@ def test_example_random_sets_stay_null(example_run):
         f"RANDOM_{i:03d}": list(rng.choice(genes, int(rng.choice(sizes)), replace=False)) for i in range(200)
     }
     res = run_prerank(
-        ranking, sets, collection="random", permutations=1000, seed=20261128, min_size=5, max_size=600
+        ranking, sets, collection="random", settings=GeneSetConfig(permutations=1000), seed=20261128
     )
     share_null = (res.table["fdr"] >= 0.05).mean()
     assert len(res.table) == 200
@@ -264,6 +265,7 @@ def test_cli_run_reads_the_counts_once(prefect_harness, small_study, monkeypatch
     from typer.testing import CliRunner
 
     import bmsc_dge.cli as cli
+    import bmsc_dge.cli._run as cli_run
     import bmsc_dge.io._validate as validate
 
     calls = []
@@ -274,7 +276,7 @@ def test_cli_run_reads_the_counts_once(prefect_harness, small_study, monkeypatch
         return parse(*args, **kwargs)
 
     monkeypatch.setattr(validate, "parse_counts", counting)
-    monkeypatch.setattr(cli, "_logging", lambda verbose: None)
+    monkeypatch.setattr(cli_run, "_logging", lambda verbose: None)
     monkeypatch.setenv("BMSC_DGE_LOCAL_SERVER", "off")
     res = CliRunner().invoke(cli.app, ["run", str(small_study["config"])])
     assert res.exit_code == 0, res.output

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bmsc_dge.config import GeneSetConfig
 from bmsc_dge.enrichment import GSEA_COLUMNS, ranking_from_de, run_prerank
 
 
@@ -32,11 +33,8 @@ def test_prerank_finds_shifted_set_and_is_seed_reproducible(engine):
     sets = {"UP": [f"G{i}" for i in range(25)], "RANDOM": [f"G{i}" for i in range(300, 330)]}
     kw = {
         "collection": "test",
-        "permutations": 200,
+        "settings": GeneSetConfig(permutations=200, min_size=5, max_size=500, engine=engine),
         "seed": 9,
-        "min_size": 5,
-        "max_size": 500,
-        "engine": engine,
     }
     a = run_prerank(rnk, sets, **kw)
     b = run_prerank(rnk, sets, **kw)
@@ -57,10 +55,7 @@ def test_prerank_with_no_set_large_enough_returns_empty_table(engine):
         _ranking(),
         {"TINY": ["G1", "G2"]},
         collection="x",
-        permutations=100,
+        settings=GeneSetConfig(permutations=100, min_size=5, max_size=500, engine=engine),
         seed=1,
-        min_size=5,
-        max_size=500,
-        engine=engine,
     )
     assert res.table.empty and list(res.table.columns) == GSEA_COLUMNS

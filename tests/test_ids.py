@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
+from bmsc_dge.enrichment import collapse_by_symbol
 from bmsc_dge.errors import IdMappingError
-from bmsc_dge.io import collapse_by_symbol, detect_id_type, map_to_symbols, strip_version
+from bmsc_dge.io import detect_id_type, map_to_symbols, strip_version
 
 
 def test_detect_id_types():

@@ -94,27 +94,29 @@ def test_a_handed_over_study_is_taken_once_and_only_while_its_files_are_unchange
     import os
 
     from bmsc_dge.config import load_config
-    from bmsc_dge.io import hand_over, load_study, take_over
+    from bmsc_dge.study import hand_over, load_study, take_over
 
     cfg = load_config(small_study["config"])
     study = load_study(cfg)
-    token = hand_over(study, cfg)
-    assert take_over(token, cfg) is study
-    assert take_over(token, cfg) is None  # once
-    assert take_over(None, cfg) is None
-    token = hand_over(study, cfg)
+    token = hand_over(cfg, study)
+    handed = take_over(token)
+    assert handed is not None and handed.study is study and handed.cfg is cfg  # no re-parse, no re-read
+    assert take_over(token) is None  # once
+    assert take_over(None) is None
+    token = hand_over(cfg, study)
     st = os.stat(cfg.counts)
     os.utime(cfg.counts, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # the file changed
-    assert take_over(token, cfg) is None
-    token = hand_over(study, cfg)
-    other = cfg.model_copy(update={"alpha": 0.1})
-    assert take_over(token, other) is None  # another config
+    handed = take_over(token)
+    assert handed is not None and handed.cfg is cfg and handed.study is None  # read again
+    config_only = take_over(hand_over(cfg))
+    assert config_only is not None and config_only.study is None
 
 
 def test_read_counts_reads_a_bulk_h5ad_as_the_cli_does(small_study, tmp_path):
     """A samples x genes .h5ad (counts in layers['counts'], symbols in var) gives the same study."""
     from bmsc_dge.config import load_config
-    from bmsc_dge.io import load_study, read_counts
+    from bmsc_dge.io import read_counts
+    from bmsc_dge.study import load_study
 
     cfg = load_config(small_study["config"])
     study = load_study(cfg)

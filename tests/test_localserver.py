@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from bmsc_dge.runs._localserver import STATE_FILE, healthy
 
-from .procs import SESSION, processes_where
+from .procs import SESSION, processes_where, running
 from .test_cli import BIN, run_cli
 
 ON = {"BMSC_DGE_LOCAL_SERVER": "on"}
@@ -70,12 +71,11 @@ def test_background_server_started_once_reused_and_stopped(small_study):
     assert run_cli("server", "--status", cwd=folder, extra_env=ON).returncode == 1
 
 
-@pytest.mark.e2e
-# after the fit the leave-one-out refits run in forked processes: killed with the run, too
-@pytest.mark.parametrize("after", ["ok load and check inputs", "ok DESeq2 fit", ": GSEA ("])
-def test_sigkill_leaves_no_process_of_the_run(small_study, after):
+def _start_run_until(small_study: dict, after: str, extra: dict[str, str]) -> subprocess.Popen:
+    """``bmsc-dge run`` in its own session (so everything it starts stays in it), returned once
+    ``after`` is in its output."""
     folder = small_study["counts"].parent
-    env = {**os.environ, "PREFECT_HOME": str(folder / ".prefect"), **ON}
+    env = {**os.environ, "PREFECT_HOME": str(folder / ".prefect"), **ON, **extra}
     log = folder / "run.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
@@ -84,13 +84,23 @@ def test_sigkill_leaves_no_process_of_the_run(small_study, after):
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # the run's session: everything it starts stays in it
+            start_new_session=True,
         )
+    deadline = time.time() + 300
+    while after not in log.read_text() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    if proc.poll() is not None:
+        pytest.fail(log.read_text()[-2000:])
+    return proc
+
+
+@pytest.mark.e2e
+# after the fit the leave-one-out refits run in forked processes: killed with the run, too
+@pytest.mark.parametrize("after", ["ok load and check inputs", "ok DESeq2 fit", ": GSEA ("])
+def test_sigkill_leaves_no_process_of_the_run(small_study, after):
+    folder = small_study["counts"].parent
+    proc = _start_run_until(small_study, after, {})
     try:
-        deadline = time.time() + 300
-        while after not in log.read_text() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-        assert proc.poll() is None, log.read_text()[-2000:]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         deadline = time.time() + 20
@@ -100,6 +110,28 @@ def test_sigkill_leaves_no_process_of_the_run(small_study, after):
         # the background server is not the run's: it is still there, recorded, and stoppable
         state = json.loads((folder / ".prefect" / STATE_FILE).read_text())
         assert _alive(state["pid"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        run_cli("server", "--stop", cwd=folder, extra_env=ON)
+
+
+@pytest.mark.e2e
+def test_the_server_of_a_sigkilled_run_stops_itself_when_idle(small_study):
+    """The run that launched the server is killed with SIGKILL mid-analysis (its lease is never
+    released): the server outlives it, then stops itself one idle timeout later."""
+    folder = small_study["counts"].parent
+    proc = _start_run_until(small_study, "ok DESeq2 fit", {"BMSC_DGE_SERVER_IDLE_TIMEOUT": "5"})
+    try:
+        state = json.loads((folder / ".prefect" / STATE_FILE).read_text())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert _alive(state["pid"])  # not the run's child: it outlives it ...
+        deadline = time.time() + 90
+        while _alive(state["pid"]) and time.time() < deadline:
+            time.sleep(0.5)
+        assert not _alive(state["pid"])  # ... and goes by itself
+        assert not (folder / ".prefect" / STATE_FILE).exists()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -211,3 +243,96 @@ def test_a_server_whose_first_run_died_while_it_started_is_recorded_and_adopted(
     finally:
         localserver.stop(home)
     assert not _alive(launched.pid)
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    """True once ``pid`` has ended (a zombie counts as ended: its parent may be this test process)."""
+    deadline = time.time() + seconds
+    while running(pid) and time.time() < deadline:
+        time.sleep(0.25)
+    return not running(pid)
+
+
+def _server_child(pid: int) -> list[int]:
+    """Processes in the supervisor's process group other than the supervisor (the server itself)."""
+    from .procs import PGRP
+
+    return [p for p in processes_where(PGRP, pid) if p != pid]
+
+
+@pytest.mark.e2e
+def test_an_idle_background_server_stops_itself(tmp_path, monkeypatch):
+    """With BMSC_DGE_SERVER_IDLE_TIMEOUT=4 the server, its supervisor, its state and its registry
+    entry are gone a few seconds after the last use."""
+    from bmsc_dge._supervisor import registered_homes
+    from bmsc_dge.runs import localserver
+
+    monkeypatch.setenv("BMSC_DGE_SERVER_IDLE_TIMEOUT", "4")
+    home = tmp_path / ".prefect"
+    state, _ = localserver.ensure(home)
+    server = _server_child(state["pid"])
+    assert server and healthy(state["api"]) and home in registered_homes()
+    try:
+        assert _wait_gone(state["pid"], 60)
+        assert all(_wait_gone(p, 20) for p in server)
+        assert not (home / STATE_FILE).exists() and home not in registered_homes()
+    finally:
+        localserver.stop(home)
+
+
+@pytest.mark.e2e
+def test_a_live_user_keeps_the_server_and_a_sigkilled_one_lets_it_go(tmp_path, monkeypatch):
+    """A process holding the server (a run) keeps it past the idle timeout; killed with SIGKILL,
+    it releases nothing, yet the server stops one timeout later."""
+    from bmsc_dge.runs import localserver
+
+    monkeypatch.setenv("BMSC_DGE_SERVER_IDLE_TIMEOUT", "4")
+    home = tmp_path / ".prefect"
+    state, _ = localserver.ensure(home)
+    user = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from bmsc_dge._supervisor import lease; "
+            "lease(Path(sys.argv[1])); print('held', flush=True); time.sleep(600)",
+            str(home),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert user.stdout is not None and user.stdout.readline().strip() == "held"
+        time.sleep(12)  # three timeouts
+        assert running(state["pid"]) and healthy(state["api"])
+        user.send_signal(signal.SIGKILL)
+        user.wait(10)
+        t0 = time.time()
+        assert _wait_gone(state["pid"], 60)
+        assert time.time() - t0 >= 2  # not at once: one idle timeout after the user went
+    finally:
+        if user.poll() is None:
+            user.kill()
+        localserver.stop(home)
+
+
+@pytest.mark.e2e
+def test_status_lists_every_background_server_and_stop_all_stops_them(tmp_path):
+    from bmsc_dge.runs import localserver
+
+    homes = [tmp_path / "a" / ".prefect", tmp_path / "b" / ".prefect"]
+    states = [localserver.ensure(h)[0] for h in homes]
+    try:
+        env = {"PREFECT_HOME": str(homes[0]), **ON}
+        listed = run_cli("server", "--status", cwd=tmp_path, extra_env=env)
+        assert listed.returncode == 0, listed.stderr
+        for h, st in zip(homes, states, strict=True):
+            line = next(x for x in listed.stdout.splitlines() if str(h) in x)
+            assert st["ui"] in line and f"pid {st['pid']}" in line and " up " in line and "idle" in line
+        assert any(x.startswith("*") and str(homes[0]) in x for x in listed.stdout.splitlines())
+        stopped = run_cli("server", "--stop", "--all", cwd=tmp_path, extra_env=env)
+        assert stopped.returncode == 0 and "stopped 2 background" in stopped.stdout
+        assert all(_wait_gone(st["pid"], 30) for st in states)
+        assert run_cli("server", "--status", cwd=tmp_path, extra_env=env).returncode == 1
+    finally:
+        for h in homes:
+            localserver.stop(h)

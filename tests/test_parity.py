@@ -199,7 +199,7 @@ def test_donors_numbered_as_labs_number_them_equal_r_once_declared_factors():
     """shallow_donor with donors 720/714/713 (R used d1-d3 as factor levels): undeclared, the
     sheet is refused; with `variables: {donor: factor}` the status table equals R's."""
     from bmsc_dge.errors import DesignError
-    from bmsc_dge.io import prepare_design_frame
+    from bmsc_dge.study import prepare_design_frame
 
     case = CASES["shallow_donor"]
     adata, frame = load_dataset("shallow_donor")

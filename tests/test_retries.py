@@ -2,7 +2,7 @@
 every time)."""
 
 from bmsc_dge.errors import CountsError
-from flows.analysis import gene_sets_task, io_failure, load_config_task, load_study_task, write_outputs_task
+from flows._tasks import gene_sets_task, io_failure, load_config_task, load_study_task, write_outputs_task
 
 
 class _State:

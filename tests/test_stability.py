@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bmsc_dge.config import Contrast, DEConfig
+from bmsc_dge.config import Contrast, DEConfig, GeneSetConfig
 from bmsc_dge.deseq2 import contrast_table, fit_deseq2
 from bmsc_dge.simulate import nb_counts
 from bmsc_dge.targets import GENE_COLUMNS, SET_COLUMNS, leave_one_out
@@ -73,11 +73,29 @@ def test_set_stability_copes_when_no_curated_set_is_testable(study):
     """Sets below min_size in every refit (a small panel) give empty set stability, not a crash."""
     fit, de, cfg = study
     curated = {"TINY_A": ["G000", "G001"], "TINY_B": ["G002", "G003", "G004"]}
-    res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    res = leave_one_out(
+        fit,
+        "~ condition",
+        CONTRAST,
+        de,
+        alpha=0.05,
+        cfg=cfg,
+        curated=curated,
+        gene_sets=GeneSetConfig(permutations=200, min_size=5),
+    )
     assert res.sets.empty and list(res.sets.columns) == SET_COLUMNS
     # one testable set: its NES range is numeric
     curated["REAL"] = [f"G{i:03d}" for i in range(10)]
-    res = leave_one_out(fit, "~ condition", CONTRAST, de, alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    res = leave_one_out(
+        fit,
+        "~ condition",
+        CONTRAST,
+        de,
+        alpha=0.05,
+        cfg=cfg,
+        curated=curated,
+        gene_sets=GeneSetConfig(permutations=200, min_size=5),
+    )
     row = res.sets.set_index("term").loc["REAL"]
     assert row["stability_nes_min"] <= row["stability_nes_max"] and 0 <= row["stability_enriched"] <= 1
 
@@ -85,7 +103,7 @@ def test_set_stability_copes_when_no_curated_set_is_testable(study):
 def test_forked_refits_give_the_same_answer_as_in_process(study):
     fit, de, cfg = study
     curated = {"REAL": [f"G{i:03d}" for i in range(10)], "NULL": [f"G{i:03d}" for i in range(100, 130)]}
-    kw = dict(alpha=0.05, cfg=cfg, curated=curated, min_size=5)
+    kw = dict(alpha=0.05, cfg=cfg, curated=curated, gene_sets=GeneSetConfig(permutations=200, min_size=5))
     one = leave_one_out(fit, "~ condition", CONTRAST, de, **kw, processes=1)
     three = leave_one_out(fit, "~ condition", CONTRAST, de, **kw, processes=3)
     pd.testing.assert_frame_equal(one.genes, three.genes)

@@ -3,7 +3,8 @@ import pytest
 
 from bmsc_dge.config import Contrast
 from bmsc_dge.errors import CountsError, DesignError, SampleSheetError
-from bmsc_dge.io import check_full_rank, design_matrix_for, match_samples, parse_counts, prepare_design_frame
+from bmsc_dge.io import match_samples, parse_counts
+from bmsc_dge.study import check_full_rank, design_matrix_for, prepare_design_frame
 
 C = Contrast(name="c", variable="condition", target="T2DM", reference="control")
 
@@ -268,7 +269,7 @@ def test_config_refuses_conflicting_declarations(extra, needle):
 
 
 def test_describe_design_lists_types_levels_and_moments():
-    from bmsc_dge.io import describe_design, design_text
+    from bmsc_dge.study import describe_design, design_text
 
     f = prepare_design_frame(_obs(), ["age", "condition"], [C], "~ age + condition", "s.tsv")
     d = describe_design(f[["age", "condition"]])

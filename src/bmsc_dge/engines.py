@@ -1,10 +1,11 @@
 """Registered engines: what computes DESeq2 and GSEA, with its name, version and reference.
 
-Each role package registers its engines (:mod:`bmsc_dge.deseq2`, :mod:`bmsc_dge.enrichment`)
-under the name the config uses (``de.engine``, ``gene_sets.engine``); the fit and the GSEA call
-look the engine up here and run its ``implementation``, and the methods text, the manifest and the
-report describe the same object, so they always name what ran. decoupler's method registry is the
-model.
+Each role package registers its engines when it is imported (:mod:`bmsc_dge.deseq2`,
+:mod:`bmsc_dge.enrichment`) under the name the config uses (``de.engine``, ``gene_sets.engine``);
+the fit and the GSEA call look the engine up here and run its ``implementation``, and the methods
+text, the manifest and the report describe the same object, so they always name what ran.
+decoupler's method registry is the model. The registry imports none of its plug-ins (they import
+it): whoever asks for an engine has imported the role package that provides it.
 
 >>> from bmsc_dge import engines
 >>> engines.get("deseq2", "bmsc-dge").version() == engines.get("deseq2", "bmsc-dge").version()
@@ -83,14 +84,6 @@ def register(engine: Engine) -> Engine:
     return engine
 
 
-def _load(kind: str) -> None:
-    """Import the role package that registers engines of ``kind``."""
-    if kind == "deseq2":
-        import bmsc_dge.deseq2
-    elif kind == "gsea":
-        import bmsc_dge.enrichment  # noqa: F401
-
-
 def get(kind: Kind, name: str) -> Engine:
     """The engine of ``kind`` called ``name``.
 
@@ -99,7 +92,6 @@ def get(kind: Kind, name: str) -> Engine:
     ConfigError
         For an unknown name, listing the registered ones.
     """
-    _load(kind)
     try:
         return _REGISTRY[(kind, name)]
     except KeyError:
@@ -109,7 +101,6 @@ def get(kind: Kind, name: str) -> Engine:
 
 def available(kind: Kind) -> list[Engine]:
     """Registered engines of ``kind``, by name."""
-    _load(kind)
     return [e for (k, _), e in sorted(_REGISTRY.items()) if k == kind]
 
 

@@ -13,8 +13,8 @@ from scipy.stats import spearmanr
 
 from bmsc_dge.config import Contrast, load_config
 from bmsc_dge.deseq2 import NORM_FACTORS, contrast_table, fit_deseq2, vst
-from bmsc_dge.io import load_study
 from bmsc_dge.io._tximport import tximport
+from bmsc_dge.study import load_study
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "inputs"
 REF = DATA / "reference"

@@ -13,8 +13,8 @@ import yaml
 import bmsc_dge as bd
 from bmsc_dge.config import load_config
 from bmsc_dge.deseq2 import contrast_table, fit_deseq2, fit_references
-from bmsc_dge.io import load_study
 from bmsc_dge.meta import MetaError, meta_genes, one_to_one_orthologs, to_species
+from bmsc_dge.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "meta"

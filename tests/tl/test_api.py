@@ -11,8 +11,8 @@ import bmsc_dge as bd
 from bmsc_dge.config import load_config
 from bmsc_dge.deseq2 import DE_COLUMNS, contrast_table, fit_deseq2, fit_references
 from bmsc_dge.errors import ConfigError, DesignError
-from bmsc_dge.io import apply_prefilter, load_study
 from bmsc_dge.simulate import simulate_single_cell
+from bmsc_dge.study import apply_prefilter, load_study
 from bmsc_dge.targets import TARGET_COLUMNS
 
 from ..conftest import small_genes

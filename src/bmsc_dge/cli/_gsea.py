@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bmsc_dge.cli import _fail, _logging, app, out
+from bmsc_dge.cli._app import _fail, _logging, app, out
 from bmsc_dge.errors import BmscDgeError, GeneSetError
 
 
@@ -62,6 +62,8 @@ def gsea(
             raise GeneSetError(
                 f"--max-size {max_size} is below --min-size {min_size}", hint="give --max-size >= --min-size"
             )
+        from bmsc_dge.config import GeneSetConfig
+
         ranking = read_rnk(rnk)
         collections: dict[str, dict[str, list[str]]] = {}
         for path in gmt:
@@ -78,18 +80,14 @@ def gsea(
             highlight=False,
             soft_wrap=True,
         )
-        result = gsea_ranked_list(
-            ranking,
-            collections,
-            permutations=permutations,
-            seed=seed,
-            min_size=min_size,
-            max_size=max_size,
+        settings = GeneSetConfig(
+            permutations=permutations, min_size=min_size, max_size=max_size, collections=[], multilevel=True
         )
+        result = gsea_ranked_list(ranking, collections, settings=settings, seed=seed)
         run = RunDir(outdir.resolve())
         run.create()
         try:
-            settings = {
+            recorded = {
                 "permutations": permutations,
                 "seed": seed,
                 "min_size": min_size,
@@ -98,7 +96,7 @@ def gsea(
                 "multilevel": True,
             }
             inputs = {"rnk": rnk.resolve(), **{f"gmt:{p.stem}": p.resolve() for p in gmt}}
-            write_ranked_outputs(run, rnk.stem, result, collections, settings=settings, inputs=inputs)
+            write_ranked_outputs(run, rnk.stem, result, collections, settings=recorded, inputs=inputs)
             final = run.commit()
         except BaseException:
             run.abort()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bmsc_dge.cli import _fail, _logging, _Server, app, out, prefect_environment
+from bmsc_dge.cli._app import _fail, _logging, _Server, app, out, prefect_environment
 from bmsc_dge.config import MetaConfig, load_meta_config
 from bmsc_dge.errors import BmscDgeError
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bmsc_dge.cli import _fail, app, out, prefect_environment
+from bmsc_dge.cli._app import _fail, app, out, prefect_environment
 from bmsc_dge.config import load_config
 from bmsc_dge.errors import BmscDgeError
 from bmsc_dge.runs import server_environment
@@ -29,11 +29,30 @@ def server(
         ),
     ] = None,
     show_status: Annotated[
-        bool, typer.Option("--status", help="Show the background server `bmsc-dge run` uses, then exit.")
+        bool,
+        typer.Option(
+            "--status",
+            help="List every background server `bmsc-dge run` started for you (folder, port, age, idle).",
+        ),
     ] = False,
     stop_background: Annotated[
-        bool, typer.Option("--stop", help="Stop the background server `bmsc-dge run` started, then exit.")
+        bool,
+        typer.Option(
+            "--stop", help="Stop this folder's background server (with --all: every one), then exit."
+        ),
     ] = False,
+    stop_all: Annotated[
+        bool, typer.Option("--all", help="With --stop: stop every background server you started.")
+    ] = False,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--idle-timeout",
+            min=0,
+            help="Stop this server after so many seconds without a flow or task run (default: run until "
+            "Ctrl-C). Background servers stop after $BMSC_DGE_SERVER_IDLE_TIMEOUT s (default 3600).",
+        ),
+    ] = None,
     prepare: Annotated[
         bool,
         typer.Option(
@@ -55,18 +74,7 @@ def server(
             raise _fail(exc) from None
         return
     if show_status or stop_background:
-        if stop_background:
-            state = localserver.stop(home)
-            out.print(
-                f"stopped the background Prefect server (pid {state['pid']})" if state else "none running"
-            )
-            return
-        state = localserver.status(home)
-        if state is None:
-            out.print(f"no background Prefect server for {home}")
-            raise typer.Exit(code=1)
-        out.print(f"background Prefect server: {state['ui']} (pid {state['pid']}, since {state['started']})")
-        out.print(f"log: {state['log']}; stop: bmsc-dge server --stop", soft_wrap=True)
+        _status_or_stop(home, show_status, stop_background, stop_all)
         return
     if database_url is None:
         localserver.seed_database(home)  # a new folder starts from the migrated template
@@ -78,7 +86,42 @@ def server(
         f"{database_url or Path(env['PREFECT_HOME']) / 'prefect.db'}"
     )
     out.print(f"point runs at it with: export PREFECT_API_URL=http://{host}:{port}/api")
-    os.execve(str(exe), [str(exe), "server", "start", "--host", host, "--port", str(port)], env)
+    command = [str(exe), "server", "start", "--host", host, "--port", str(port)]
+    if idle_timeout:
+        out.print(f"stops itself after {idle_timeout:.0f} s without a flow or task run")
+        supervised = [sys.executable, "-m", "bmsc_dge._supervisor", "--home", str(home)]
+        supervised += ["--api", f"http://{host}:{port}/api", "--timeout", str(idle_timeout), "--", *command]
+        os.execve(sys.executable, supervised, env)
+    os.execve(str(exe), command, env)
+
+
+def _status_or_stop(home: Path, show_status: bool, stop: bool, every: bool) -> None:
+    """``--status``: every background server of this user; ``--stop [--all]``: this folder's, or all."""
+    from bmsc_dge.runs import localserver, server_statuses
+    from bmsc_dge.runs import stop_all as stop_every
+
+    if stop:
+        if every:
+            stopped = stop_every()
+            out.print(
+                f"stopped {len(stopped)} background Prefect server(s)" + "".join(f"\n  {h}" for h in stopped)
+            )
+            return
+        state = localserver.stop(home)
+        out.print(f"stopped the background Prefect server (pid {state['pid']})" if state else "none running")
+        return
+    servers = server_statuses()
+    for srv in servers:
+        mark = "*" if srv.home.resolve() == home.resolve() else " "
+        out.print(f"{mark} {srv.describe()}", highlight=False, soft_wrap=True)
+    if not any(srv.home.resolve() == home.resolve() for srv in servers):
+        out.print(f"no background Prefect server for {home}")
+        raise typer.Exit(code=1)
+    state = localserver.status(home)
+    if state is not None:
+        out.print(
+            f"this folder's: {state['ui']}; log: {state['log']}; stop: bmsc-dge server --stop", soft_wrap=True
+        )
 
 
 @app.command()

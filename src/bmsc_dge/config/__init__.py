@@ -5,7 +5,14 @@ name the key. YAML is loaded with ``yaml.safe_load``: tags that construct Python
 refused.
 """
 
-from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, Species, VariableType
+from bmsc_dge.config._base import (
+    CURATED,
+    DEFAULT_COLLECTIONS,
+    Collection,
+    Species,
+    VariableType,
+    builtin_collections,
+)
 from bmsc_dge.config._contrast import Contrast
 from bmsc_dge.config._load import config_to_dict, load_config, validate_config
 from bmsc_dge.config._meta import MetaConfig, MetaStudy, is_meta_config, load_meta_config
@@ -22,6 +29,7 @@ from bmsc_dge.config._sections import (
 from bmsc_dge.config._study import StudyConfig
 
 __all__ = [
+    "CURATED",
     "DEFAULT_COLLECTIONS",
     "Collection",
     "Contrast",
@@ -38,6 +46,7 @@ __all__ = [
     "TargetWeights",
     "TximportConfig",
     "VariableType",
+    "builtin_collections",
     "config_to_dict",
     "is_meta_config",
     "load_config",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, _Strict
+from bmsc_dge.config._base import DEFAULT_COLLECTIONS, Collection, _Strict, builtin_collections
 
 
 class FilterConfig(_Strict):
@@ -60,6 +60,18 @@ class GeneSetConfig(_Strict):
     min_size: int = Field(5, ge=1)
     max_size: int = Field(600, ge=2)
     fdr: float = Field(0.05, gt=0, lt=1)
+
+    @field_validator("collections")
+    @classmethod
+    def _known_collections(cls, names: list[str]) -> list[str]:
+        known = builtin_collections()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown collection(s) {', '.join(map(repr, unknown))}: built in are {', '.join(known)} "
+                "(add your own sets with gene_sets.gmt)"
+            )
+        return names
 
     @model_validator(mode="after")
     def _sizes(self) -> GeneSetConfig:

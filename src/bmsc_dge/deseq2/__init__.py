@@ -7,6 +7,7 @@ fitted model and tidy tables out.
 ``contrast_table``    Wald / thresholded Wald / LRT, independent filtering, LFC shrinkage -> table
 ``vst``               the blind variance-stabilising transformation
 ``DE_COLUMNS``        the DE table's columns
+``significant``       the one definition of a called gene (``padj < alpha``), ``de_counts`` its tally
 
 Private modules follow R's own functions: ``_dispersion`` (``fitDisp``), ``_trend``
 (``parametricDispersionFit``), ``_prior`` (``estimateDispersionsPriorVar``, with ``_rrandom``, R's
@@ -14,8 +15,8 @@ random numbers), ``_irls`` (``fitBeta``, ``fitNbinomGLMsOptim``), ``_glm`` (Wald
 ``_multitest`` (``pvalueAdjustment``), ``_inference`` / ``_dataset`` (PyDESeq2's interfaces).
 """
 
-from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, normalization_factors
-from bmsc_dge.deseq2._design import (
+from bmsc_dge.calls import DEFAULT_ALPHA, DECounts, de_counts, significant
+from bmsc_dge.deseq2._coefficients import (
     coefficient_scale,
     fit_references,
     reorder_reference,
@@ -23,9 +24,8 @@ from bmsc_dge.deseq2._design import (
     standardise_covariates,
     with_references,
 )
+from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, normalization_factors
 from bmsc_dge.deseq2._fit import (
-    DE_COLUMNS,
-    DEFit,
     contrast_table,
     fit_deseq2,
     fit_problems,
@@ -34,17 +34,21 @@ from bmsc_dge.deseq2._fit import (
     size_factor_type,
     size_factors,
 )
+from bmsc_dge.deseq2._model import DE_COLUMNS, DEFit
 from bmsc_dge.deseq2._multitest import bh_adjust
 from bmsc_dge.deseq2._vst import vst
 
 __all__ = [
     "AVG_TX_LENGTH",
+    "DEFAULT_ALPHA",
     "DE_COLUMNS",
     "NORM_FACTORS",
+    "DECounts",
     "DEFit",
     "bh_adjust",
     "coefficient_scale",
     "contrast_table",
+    "de_counts",
     "fit_deseq2",
     "fit_problems",
     "fit_references",
@@ -53,6 +57,7 @@ __all__ = [
     "normalized_counts",
     "reorder_reference",
     "resolve_coefficient",
+    "significant",
     "size_factor_type",
     "size_factors",
     "standardise_covariates",

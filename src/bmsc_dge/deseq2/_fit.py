@@ -36,7 +36,6 @@ import logging
 import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 
 import anndata as ad
@@ -47,46 +46,24 @@ from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
 
 from bmsc_dge import engines
+from bmsc_dge.calls import significant
 from bmsc_dge.config import Contrast, DEConfig
 from bmsc_dge.deseq2._blocks import R_RIDGE, one_blas_thread
-from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, RDeseqDataSet
-from bmsc_dge.deseq2._design import (
+from bmsc_dge.deseq2._coefficients import (
     coefficient_scale,
     resolve_coefficient,
     standardise_covariates,
     with_references,
 )
+from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, RDeseqDataSet
 from bmsc_dge.deseq2._glm import threshold_test
 from bmsc_dge.deseq2._inference import RInference
 from bmsc_dge.deseq2._lrt import lrt_statistics
+from bmsc_dge.deseq2._model import DEFit
 from bmsc_dge.deseq2._multitest import bh_adjust, independent_filtering
 from bmsc_dge.errors import FitError
 
 logger = logging.getLogger(__name__)
-
-DE_COLUMNS = [
-    "gene_id",
-    "symbol",
-    "baseMean",
-    "log2FoldChange",
-    "lfcSE",
-    "stat",
-    "pvalue",
-    "padj",
-    "log2FoldChange_shrunk",
-    "lfcSE_shrunk",
-]
-
-
-@dataclass
-class DEFit:
-    """A fitted DESeq2 model for one set of reference levels."""
-
-    references: dict[str, str]
-    meta: pd.DataFrame
-    dds: DeseqDataSet
-    #: SD of each numeric covariate standardised for the fit (:func:`standardise_covariates`)
-    scales: dict[str, float] = field(default_factory=dict)
 
 
 def size_factor_type(counts: np.ndarray, requested: str) -> str:
@@ -120,7 +97,7 @@ def fit_deseq2(
     adata
         Samples x genes with raw counts in ``layers["counts"]`` and ``var["symbol"]``.
     frame
-        Design variables per sample (from :func:`bmsc_dge.io.prepare_design_frame`).
+        Design variables per sample (from :func:`bmsc_dge.study.prepare_design_frame`).
     design
         Formula, e.g. ``"~ batch + sex + condition"``.
     references
@@ -291,7 +268,7 @@ def contrast_table(fit: DEFit, contrast: Contrast, alpha: float, cfg: DEConfig) 
     logger.info(
         "contrast %s: %d genes at padj < %g (independent-filter baseMean threshold %.3g)",
         contrast.name,
-        int((res["padj"] < alpha).sum()),
+        int(significant(res, alpha).sum()),
         alpha,
         threshold,
     )

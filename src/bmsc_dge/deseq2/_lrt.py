@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from formulaic import model_matrix
 from scipy.stats import chi2
@@ -11,10 +9,8 @@ from scipy.stats import chi2
 from bmsc_dge.config import DEConfig
 from bmsc_dge.deseq2._dataset import NORM_FACTORS
 from bmsc_dge.deseq2._irls import nb_deviance
+from bmsc_dge.deseq2._model import DEFit
 from bmsc_dge.errors import DesignError
-
-if TYPE_CHECKING:
-    from bmsc_dge.deseq2._fit import DEFit
 
 
 def lrt_statistics(fit: DEFit, reduced: str, cfg: DEConfig) -> tuple[np.ndarray, np.ndarray, int]:

@@ -9,7 +9,8 @@ from bmsc_dge.enrichment._gsea import GSEA_COLUMNS, GseaResult, ranking_from_de,
 from bmsc_dge.enrichment._multilevel import multilevel_pvalues, simple_log2err
 from bmsc_dge.enrichment._ora import ORA_COLUMNS, de_gene_lists, hypergeom_tail, ora
 from bmsc_dge.enrichment._prerank import PrerankResult, prerank, running_score
-from bmsc_dge.enrichment._ranked import RankedGsea, gsea_ranked_list
+from bmsc_dge.enrichment._ranked import RankedGsea, gsea_ranked_list, running_curves
+from bmsc_dge.enrichment._symbols import collapse_by_symbol
 
 __all__ = [
     "GSEA_COLUMNS",
@@ -17,6 +18,7 @@ __all__ = [
     "GseaResult",
     "PrerankResult",
     "RankedGsea",
+    "collapse_by_symbol",
     "de_gene_lists",
     "gsea_ranked_list",
     "hypergeom_tail",
@@ -25,6 +27,7 @@ __all__ = [
     "prerank",
     "ranking_from_de",
     "run_prerank",
+    "running_curves",
     "running_score",
     "simple_log2err",
 ]

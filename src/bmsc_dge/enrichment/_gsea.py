@@ -6,7 +6,7 @@ scores and leading edges are identical; NES, p-values and FDR differ by permutat
 
 The ranking is the Wald statistic of each gene (genes without a statistic, e.g. all-zero or
 Cook's-flagged genes, are left out). Where several rows share a symbol, the row with the highest
-``baseMean`` represents it (:func:`bmsc_dge.io._ids.collapse_by_symbol`). Permutations are gene-set
+``baseMean`` represents it (:func:`bmsc_dge.enrichment.collapse_by_symbol`). Permutations are gene-set
 permutations seeded with the config ``seed``; the same seed gives identical tables.
 
 FDR scope: q-values are computed by gseapy **per collection** (curated, hallmark, go_bp, each user
@@ -23,15 +23,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from bmsc_dge import engines
+from bmsc_dge.config import GeneSetConfig
 from bmsc_dge.enrichment._multilevel import DEFAULT_EPS, multilevel_pvalues, simple_log2err
 from bmsc_dge.enrichment._prerank import prerank
-from bmsc_dge.io import collapse_by_symbol
+from bmsc_dge.enrichment._symbols import collapse_by_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +88,10 @@ def run_prerank(
     gene_sets: Mapping[str, Sequence[str]],
     *,
     collection: str,
-    permutations: int,
+    settings: GeneSetConfig,
     seed: int,
-    min_size: int,
-    max_size: int,
     threads: int = 1,
-    engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge",
     curves: bool = True,
-    multilevel: bool = True,
 ) -> GseaResult:
     """Pre-ranked GSEA for one collection.
 
@@ -107,42 +103,36 @@ def run_prerank(
         ``term -> genes`` (already restricted to the data or not; gseapy intersects).
     collection
         Label written in the ``collection`` column.
-    permutations, seed, min_size, max_size
-        Passed to the engine.
+    settings
+        The ``gene_sets`` config: ``permutations``, ``min_size``, ``max_size``, ``engine``
+        (``"bmsc-dge"``, :func:`bmsc_dge.enrichment._prerank.prerank`, or ``"gseapy"``) and
+        ``multilevel`` (fgsea's multilevel p-values for sets no permutation reaches).
+    seed
+        Seed of the permutations (and of the multilevel sampling).
     threads
         gseapy's ``threads`` (the bmsc-dge engine runs in the calling thread).
-    engine
-        ``"bmsc-dge"`` (:func:`bmsc_dge.enrichment._prerank.prerank`) or ``"gseapy"``.
     curves
         Keep each set's running-score curve (for plots).
-    multilevel
-        Estimate the p-values of sets no permutation reaches with fgsea's multilevel method.
 
     Returns
     -------
     GseaResult
         Table with columns :data:`GSEA_COLUMNS`, sorted by NES (descending), and curves.
     """
-    sets = {k: list(v) for k, v in gene_sets.items() if len(v) >= min_size}
+    sets = {k: list(v) for k, v in gene_sets.items() if len(v) >= settings.min_size}
     empty = pd.DataFrame(columns=GSEA_COLUMNS)
     if not sets:
-        logger.warning("collection %s: no gene set has >= %d genes in the data", collection, min_size)
+        logger.warning(
+            "collection %s: no gene set has >= %d genes in the data", collection, settings.min_size
+        )
         return GseaResult(empty, ranking)
-    run = engines.get("gsea", engine).implementation
+    run = engines.get("gsea", settings.engine).implementation
     result: GseaResult = run(
-        ranking,
-        sets,
-        collection=collection,
-        permutations=permutations,
-        seed=seed,
-        min_size=min_size,
-        max_size=max_size,
-        threads=threads,
-        curves=curves,
+        ranking, sets, collection=collection, settings=settings, seed=seed, threads=threads, curves=curves
     )
-    if multilevel and len(result.table) and result.table["pval_bound"].astype(bool).any():
+    if settings.multilevel and len(result.table) and result.table["pval_bound"].astype(bool).any():
         result.table = with_multilevel_pvalues(
-            result.table, ranking, sets, seed=seed, permutations=permutations
+            result.table, ranking, sets, seed=seed, permutations=settings.permutations
         )
     return result
 
@@ -183,10 +173,8 @@ def _run_bmsc_dge(
     sets: dict[str, list[str]],
     *,
     collection: str,
-    permutations: int,
+    settings: GeneSetConfig,
     seed: int,
-    min_size: int,
-    max_size: int,
     threads: int,
     curves: bool,
 ) -> GseaResult:
@@ -195,10 +183,10 @@ def _run_bmsc_dge(
     res = prerank(
         ranking,
         sets,
-        permutations=permutations,
+        permutations=settings.permutations,
         seed=seed,
-        min_size=min_size,
-        max_size=max_size,
+        min_size=settings.min_size,
+        max_size=settings.max_size,
         curves_for=sets.keys() if curves else (),
     )
     if res.table.empty:
@@ -212,10 +200,8 @@ def _run_gseapy(
     sets: dict[str, list[str]],
     *,
     collection: str,
-    permutations: int,
+    settings: GeneSetConfig,
     seed: int,
-    min_size: int,
-    max_size: int,
     threads: int,
     curves: bool,
 ) -> GseaResult:
@@ -228,10 +214,10 @@ def _run_gseapy(
         pre = gseapy.prerank(
             rnk=rnk,
             gene_sets=sets,
-            permutation_num=permutations,
+            permutation_num=settings.permutations,
             seed=seed,
-            min_size=min_size,
-            max_size=max_size,
+            min_size=settings.min_size,
+            max_size=settings.max_size,
             threads=threads,
             outdir=None,
             no_plot=True,
@@ -242,7 +228,7 @@ def _run_gseapy(
             logger.warning("collection %s: no gene set passed the size filter", collection)
             return GseaResult(empty, ranking)
         raise
-    table = _floor_gseapy(_tidy(pre.res2d, collection), permutations)
+    table = _floor_gseapy(_tidy(pre.res2d, collection), settings.permutations)
     kept: dict[str, dict[str, np.ndarray]] = {}
     if curves:
         for term, res in pre.results.items():
@@ -298,8 +284,7 @@ def _floor_gseapy(table: pd.DataFrame, permutations: int) -> pd.DataFrame:
     return out
 
 
-#: implementation: ``run(ranking, sets, *, collection, permutations, seed, min_size, max_size,
-#: threads, curves) -> GseaResult``
+#: implementation: ``run(ranking, sets, *, collection, settings, seed, threads, curves) -> GseaResult``
 engines.register(
     engines.Engine(
         kind="gsea",

@@ -7,7 +7,7 @@ For each collection and direction the hypergeometric upper tail
 within collection and direction (R's ``p.adjust(method = "BH")``).
 
 Gene identity and the universe follow the GSEA ranking: one row per symbol (the row with the
-highest ``baseMean`` represents a symbol, :func:`bmsc_dge.io.collapse_by_symbol`), and the universe
+highest ``baseMean`` represents a symbol, :func:`bmsc_dge.enrichment.collapse_by_symbol`), and the universe
 is every symbol **tested** - those with an adjusted p-value (genes removed by independent
 filtering or Cook's outlier detection, and all-zero genes, could never be significant and are left
 out of the universe as out of the DE lists). A set's ``set_size`` is its members in the universe;
@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import hypergeom
 
+from bmsc_dge.calls import significant
 from bmsc_dge.deseq2 import bh_adjust
-from bmsc_dge.io import collapse_by_symbol
+from bmsc_dge.enrichment._symbols import collapse_by_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def de_gene_lists(de: pd.DataFrame, alpha: float) -> tuple[pd.Index, dict[str, p
         np.isfinite(de["padj"].to_numpy(dtype=float)), ["symbol", "baseMean", "log2FoldChange", "padj"]
     ]
     sub = collapse_by_symbol(sub.astype({"symbol": str}))
-    sig = sub[sub["padj"] < alpha].sort_values("padj", kind="mergesort")
+    sig = sub[significant(sub, alpha)].sort_values("padj", kind="mergesort")
     lfc = sig["log2FoldChange"].to_numpy(dtype=float)
     lists = {"up": pd.Index(sig["symbol"][lfc > 0]), "down": pd.Index(sig["symbol"][lfc < 0])}
     return pd.Index(sub["symbol"]), lists

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bmsc_dge.config import GeneSetConfig
 from bmsc_dge.enrichment._gsea import GSEA_COLUMNS, run_prerank
 from bmsc_dge.enrichment._prerank import running_score
 from bmsc_dge.errors import GeneSetError
@@ -36,11 +37,8 @@ def gsea_ranked_list(
     ranking: pd.Series,
     collections: Mapping[str, Mapping[str, Sequence[str]]],
     *,
-    permutations: int,
+    settings: GeneSetConfig,
     seed: int,
-    min_size: int,
-    max_size: int,
-    multilevel: bool = True,
 ) -> RankedGsea:
     """Pre-ranked GSEA of ``ranking`` on every collection.
 
@@ -50,11 +48,11 @@ def gsea_ranked_list(
         Gene -> metric (:func:`bmsc_dge.io.read_rnk`).
     collections
         ``collection -> {term: genes}`` (e.g. one GMT file each).
-    permutations, seed, min_size, max_size
-        As ``gene_sets.permutations``, the run's ``seed``, ``gene_sets.min_size`` / ``max_size``
-        (sizes count the genes present in the ranking).
-    multilevel
-        fgsea's multilevel p-values for sets no permutation reaches.
+    settings
+        As a run's ``gene_sets`` (permutations, sizes - counting the genes present in the
+        ranking -, engine, multilevel p-values).
+    seed
+        Seed of the permutations.
 
     Returns
     -------
@@ -75,18 +73,16 @@ def gsea_ranked_list(
             ranking,
             sets,
             collection=name,
-            permutations=permutations,
+            settings=settings,
             seed=seed,
-            min_size=min_size,
-            max_size=max_size,
             curves=False,
-            multilevel=multilevel,
         )
         tested[name] = (len(sets), len(result.table))
         tables.append(result.table)
     if not any(n for _, n in tested.values()):
         raise GeneSetError(
-            _no_set_message(ranking, collections, min_size, max_size), hint=_hint(present, collections)
+            _no_set_message(ranking, collections, settings.min_size, settings.max_size),
+            hint=_hint(present, collections),
         )
     table = pd.concat([t for t in tables if len(t)], ignore_index=True)[GSEA_COLUMNS]
     return RankedGsea(table, ranking.sort_values(ascending=False, kind="mergesort"), tested)

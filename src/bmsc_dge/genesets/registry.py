@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from bmsc_dge.config import CURATED, builtin_collections
 from bmsc_dge.errors import GeneSetError
 from bmsc_dge.genesets.evidence import GeneEvidence
 from bmsc_dge.genesets.gmt import read_gmt
@@ -34,7 +35,8 @@ from bmsc_dge.genesets.orthologs import convert_genes
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_COLLECTIONS = ("curated", "hallmark", "go_bp")
+#: the built-in collections, in default order (the registry: :func:`bmsc_dge.config.builtin_collections`)
+BUILTIN_COLLECTIONS: tuple[str, ...] = tuple(builtin_collections())
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,9 @@ def _data_path(name: str) -> Any:
     return files("bmsc_dge.genesets") / "data" / name
 
 
-@lru_cache(maxsize=1)
 def collections_meta() -> dict[str, Any]:
-    """Provenance and licence of the bundled collections."""
-    return dict(json.loads(_data_path("collections.json").read_text()))
+    """Format, files, provenance and licence of the bundled collections (the registry)."""
+    return builtin_collections()
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +131,7 @@ def load_curated(species: str = "human") -> list[GeneSet]:
                 id=s["id"],
                 name=s["name"],
                 description=s["description"],
-                collection="curated",
+                collection=CURATED,
                 species=species,
                 genes=tuple(genes),
                 version=s["version"],
@@ -168,7 +169,7 @@ def citation_label(identifier: str) -> str:
 
 def load_builtin(collection: str, species: str = "human") -> list[GeneSet]:
     """A bundled collection (``curated``, ``hallmark`` or ``go_bp``) for ``species``."""
-    if collection == "curated":
+    if collection in BUILTIN_COLLECTIONS and collections_meta()[collection]["format"] == "curated-json":
         return load_curated(species)
     if collection not in BUILTIN_COLLECTIONS:
         raise GeneSetError(

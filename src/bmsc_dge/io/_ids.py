@@ -9,7 +9,8 @@ map to current HGNC symbols through the table shipped in ``genesets/data/gene_id
   with the lowest Entrez ID.
 * Several data rows may map to one symbol (alternate MHC haplotype IDs such as the eight Ensembl
   IDs of TNF). They stay separate genes for DESeq2; when a per-symbol value is needed (GSEA
-  ranking, targets) the row with the highest mean normalised count is kept (:func:`collapse_by_symbol`).
+  ranking, targets) the row with the highest mean normalised count is kept
+(:func:`bmsc_dge.enrichment.collapse_by_symbol`).
 * Unmapped rows keep their identifier as symbol and are counted in the mapping report.
 
 Mouse and rat data are used with their own symbols (MGI / RGD); Ensembl mouse or rat IDs need a
@@ -255,23 +256,3 @@ def map_to_symbols(
             "only %.1f%% of gene IDs in %s mapped to %s symbols", 100 * report.rate, source, species
         )
     return out, report
-
-
-def collapse_by_symbol(table: pd.DataFrame, *, value: str = "baseMean") -> pd.DataFrame:
-    """Keep one row per symbol: the one with the highest ``value``.
-
-    Parameters
-    ----------
-    table
-        Must have ``symbol`` and ``value`` columns.
-    value
-        Column to maximise (default mean normalised count).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Subset of ``table`` with unique symbols, original order kept.
-    """
-    order = table.sort_values(value, ascending=False, kind="mergesort")
-    keep = order.loc[~order["symbol"].duplicated()].index
-    return table.loc[table.index.isin(keep)]

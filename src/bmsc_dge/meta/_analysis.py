@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bmsc_dge.config import MetaConfig
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, MetaConfig
 from bmsc_dge.genesets import load_for_study
 from bmsc_dge.meta._genes import GeneMeta, MetaError, meta_genes, to_species
 from bmsc_dge.meta._sets import meta_sets
@@ -102,7 +103,7 @@ def analyse(studies: list[StudyRun], cfg: MetaConfig) -> MetaResult:
         symbol_maps=symbol_maps,
     )
     loso = leave_one_study_out(genes.table, [s.name for s in studies], cfg.method, cfg.alpha)
-    curated = load_for_study(["curated"], [], cfg.species)["curated"]
+    curated = load_for_study([CURATED], [], cfg.species)[CURATED]
     targets = meta_targets(
         genes.table, sets, curated, loso, alpha=cfg.alpha, gsea_fdr=cfg.gsea_fdr, weights=cfg.weights
     )
@@ -111,7 +112,7 @@ def analyse(studies: list[StudyRun], cfg: MetaConfig) -> MetaResult:
         len(studies),
         len(genes.table),
         cfg.min_studies,
-        int((genes.table["padj"] < cfg.alpha).sum()),
+        int(significant(genes.table, cfg.alpha).sum()),
         cfg.alpha,
     )
     return MetaResult(genes=genes, sets=sets, targets=targets, studies=studies)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from bmsc_dge.config import MetaConfig, StudyConfig, load_config
-from bmsc_dge.io import Study, check_gene_sets, load_study
 from bmsc_dge.meta._genes import SPECIES, MetaError, to_species
+from bmsc_dge.study import Study, check_gene_sets, load_study
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from bmsc_dge.config import CURATED
 from bmsc_dge.deseq2 import bh_adjust
 
 SET_META_COLUMNS = [
@@ -36,7 +37,7 @@ SET_META_COLUMNS = [
     "n_down",
     "leading_edge",
 ]
-COLLECTIONS = ("curated", "hallmark")
+COLLECTIONS = (CURATED, "hallmark")
 
 
 def meta_sets(

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bmsc_dge.config import TargetWeights
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, TargetWeights
 from bmsc_dge.deseq2 import bh_adjust
 from bmsc_dge.genesets.registry import GeneSet
 from bmsc_dge.meta._rma import rma
@@ -52,7 +53,7 @@ def leave_one_study_out(
     """
     y = table[[f"{s}_log2FoldChange" for s in studies]].to_numpy(dtype=float)
     v = table[[f"{s}_lfcSE" for s in studies]].to_numpy(dtype=float) ** 2
-    full = (table["padj"] < alpha).to_numpy()
+    full = significant(table, alpha)
     kept = np.zeros(len(table))
     measured = np.zeros(len(table))
     lost: list[list[str]] = [[] for _ in range(len(table))]
@@ -88,7 +89,7 @@ def meta_targets(
     """Rank the meta-analysed genes as targets (columns :data:`META_TARGET_COLUMNS`)."""
     de = genes[["gene_id", "symbol", "log2FoldChange", "padj", "stat"]].assign(log2FoldChange_shrunk=np.nan)
     curated_meta = (
-        sets[sets["collection"] == "curated"].rename(columns={"mean_nes": "nes"}) if len(sets) else sets
+        sets[sets["collection"] == CURATED].rename(columns={"mean_nes": "nes"}) if len(sets) else sets
     )
     if curated_meta.empty:
         curated_meta = pd.DataFrame(columns=["term", "nes", "fdr", "leading_edge"])

@@ -9,11 +9,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from bmsc_dge.calls import DEFAULT_ALPHA, significant
 from bmsc_dge.pl._common import DOWN, GREY, UP, figure_and_axes
 
 
 def _colors(de: pd.DataFrame, alpha: float, lfc_col: str) -> np.ndarray:
-    sig = (de["padj"] < alpha).to_numpy()
+    sig = significant(de, alpha)
     lfc = de[lfc_col].to_numpy(dtype=float)
     return np.where(sig & (lfc > 0), UP, np.where(sig & (lfc < 0), DOWN, GREY))
 
@@ -21,7 +22,7 @@ def _colors(de: pd.DataFrame, alpha: float, lfc_col: str) -> np.ndarray:
 def volcano(
     de: pd.DataFrame,
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     label: Sequence[str] = (),
     title: str = "",
     ax: Axes | None = None,
@@ -61,7 +62,7 @@ def volcano(
 def ma_plot(
     de: pd.DataFrame,
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     label: Sequence[str] = (),
     title: str = "",
     ax: Axes | None = None,

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from bmsc_dge.config import CURATED
 from bmsc_dge.pl._common import DOWN, UP
 
 
@@ -171,7 +172,7 @@ def gsea_dotplot(
     *,
     fdr: float = 0.05,
     top: int = 25,
-    collection: str | None = "curated",
+    collection: str | None = CURATED,
     ax: Axes | None = None,
 ) -> Axes:
     """Dot plot of one GSEA table (one contrast, or several with a ``contrast`` column).

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from bmsc_dge.calls import significant
 from bmsc_dge.pl._common import DOWN, GREY, UP, figure_and_axes
 
 Z95 = 1.959963984540054
@@ -84,7 +85,7 @@ def set_forest(row: pd.Series, studies: Sequence[str], *, ax: Axes | None = None
 def heterogeneity(genes: pd.DataFrame, alpha: float, *, ax: Axes | None = None) -> Axes:
     """Pooled log2FC against I^2 for every gene (significant genes coloured by direction)."""
     _, ax = figure_and_axes(ax, (6.0, 4.5))
-    sig = (genes["padj"] < alpha).to_numpy()
+    sig = significant(genes, alpha)
     lfc = genes["log2FoldChange"].to_numpy(dtype=float)
     i2 = genes["I2"].to_numpy(dtype=float)
     ax.scatter(lfc[~sig], i2[~sig], s=5, color=GREY, alpha=0.5, label="not significant", rasterized=True)

@@ -10,11 +10,13 @@ from bmsc_dge.report._export import write_parquet, write_workbook
 from bmsc_dge.report._figures import PendingFigures, write_figures
 from bmsc_dge.report._html import methods_text, write_report
 from bmsc_dge.report._meta import meta_summary_markdown, write_meta_outputs
-from bmsc_dge.report._outputs import summary_markdown, write_run_outputs
+from bmsc_dge.report._outputs import RunOutputs, write_run_outputs
 from bmsc_dge.report._ranked import top_sets, write_ranked_outputs
+from bmsc_dge.report._summary import summary_markdown
 
 __all__ = [
     "PendingFigures",
+    "RunOutputs",
     "artifact_keys",
     "gsea_records",
     "meta_summary_markdown",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bmsc_dge.config import CURATED
 from bmsc_dge.tl import ContrastResult
 
 
@@ -64,6 +65,6 @@ def targets_records(result: ContrastResult, top: int = 25) -> list[dict[str, Any
 
 def gsea_records(result: ContrastResult) -> list[dict[str, Any]]:
     """Rows of the curated-GSEA table artifact."""
-    cur = result.gsea[result.gsea["collection"] == "curated"].sort_values("fdr")
+    cur = result.gsea[result.gsea["collection"] == CURATED].sort_values("fdr")
     cols = ["term", "size", "nes", "pval", "fdr", "direction_vs_expected", "leading_edge"]
     return _records(cur[[c for c in cols if c in cur.columns]])

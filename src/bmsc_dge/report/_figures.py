@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 
 from bmsc_dge import pl
 from bmsc_dge._fork import Forked
-from bmsc_dge.config import StudyConfig
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, StudyConfig
 from bmsc_dge.errors import FigureError
 from bmsc_dge.pp import QCResult, heatmap_matrix
 from bmsc_dge.runs import RunDir
@@ -39,7 +40,7 @@ def _save(run: RunDir, fig: object, *parts: str) -> str:
 
 def volcano_labels(result: ContrastResult, alpha: float, n_targets: int = 10, n_top: int = 5) -> list[str]:
     """Symbols to label: the top targets plus the most significant genes."""
-    sig = result.de[result.de["padj"] < alpha]
+    sig = result.de[significant(result.de, alpha)]
     return list(dict.fromkeys([*result.targets["symbol"].head(n_targets), *sig["symbol"].head(n_top)]))
 
 
@@ -113,7 +114,7 @@ def _draw_share(
                 "de",
                 f"{n}.heatmap",
             )
-        cur = r.gsea[r.gsea["collection"] == "curated"]
+        cur = r.gsea[r.gsea["collection"] == CURATED]
         if r.ranking is not None:
             out.extend(_running_score_figures(run, r, cur, r.ranking, mine))
         dots.append(cur.assign(contrast=n)[["term", "contrast", "nes", "fdr"]])

@@ -11,11 +11,14 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from bmsc_dge import deseq2 as _deseq2  # noqa: F401  (registers the DESeq2 engines)
 from bmsc_dge import engines
+from bmsc_dge import enrichment as _enrichment  # noqa: F401  (registers the GSEA engines)
 from bmsc_dge._atomic import write_text
-from bmsc_dge.config import StudyConfig
-from bmsc_dge.io import design_text
+from bmsc_dge.calls import de_counts
+from bmsc_dge.config import CURATED, StudyConfig
 from bmsc_dge.pp import QCResult
+from bmsc_dge.study import design_text
 from bmsc_dge.tl import ContrastResult, no_signal_note
 
 
@@ -119,9 +122,9 @@ def write_report(
     contrasts = []
     for r in results:
         n = r.contrast.name
-        sig = r.de["padj"] < cfg.alpha
-        cur = r.gsea[r.gsea["collection"] == "curated"].sort_values("nes")
-        other = r.gsea[r.gsea["collection"] != "curated"].sort_values("fdr").head(15)
+        counts = de_counts(r.de, cfg.alpha)
+        cur = r.gsea[r.gsea["collection"] == CURATED].sort_values("nes")
+        other = r.gsea[r.gsea["collection"] != CURATED].sort_values("fdr").head(15)
         de_figs = [
             _img(folder, figures[k], cap)
             for k, cap in (
@@ -138,10 +141,10 @@ def write_report(
             {
                 "name": n,
                 "label": r.contrast.label,
-                "n_sig": int(sig.sum()),
-                "n_up": int((sig & (r.de["log2FoldChange"] > 0)).sum()),
-                "n_down": int((sig & (r.de["log2FoldChange"] < 0)).sum()),
-                "n_tested": int(r.de["padj"].notna().sum()),
+                "n_sig": counts.significant,
+                "n_up": counts.up,
+                "n_down": counts.down,
+                "n_tested": counts.tested,
                 "n_sets": int((cur["fdr"] < cfg.gene_sets.fdr).sum()),
                 "top_target": r.targets["symbol"].iloc[0] if len(r.targets) else "-",
                 "no_signal": no_signal_note(r, cfg.alpha) or "",

@@ -22,11 +22,12 @@ import jinja2
 import pandas as pd
 
 from bmsc_dge._atomic import write_json, write_text, write_tsv
-from bmsc_dge.config import MetaConfig
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, MetaConfig
 from bmsc_dge.genesets import library_version
 from bmsc_dge.meta import MetaResult
 from bmsc_dge.pl import meta as pl_meta
-from bmsc_dge.pl._common import save_figure
+from bmsc_dge.pl import save_figure
 from bmsc_dge.report._export import write_parquet, write_workbook
 from bmsc_dge.report._html import _html, _img
 from bmsc_dge.runs import RunDir, package_versions
@@ -45,7 +46,7 @@ def _safe(name: str) -> str:
 def meta_summary_markdown(cfg: MetaConfig, result: MetaResult, top_n: int = 10) -> str:
     """A short Markdown summary of a meta-analysis run (also a Prefect artifact)."""
     genes, targets = result.genes.table, result.targets
-    sig = genes["padj"] < cfg.alpha
+    sig = significant(genes, cfg.alpha)
     lines = [f"# bmsc-dge meta-analysis: {cfg.name}", ""]
     if not sig.any():
         lines += [
@@ -69,7 +70,7 @@ def meta_summary_markdown(cfg: MetaConfig, result: MetaResult, top_n: int = 10) 
         + (f": {', '.join(flagged['symbol'].astype(str).head(8))}" if len(flagged) else "")
     )
     sets = (
-        result.sets[(result.sets["collection"] == "curated") & (result.sets["fdr"] < cfg.gsea_fdr)]
+        result.sets[(result.sets["collection"] == CURATED) & (result.sets["fdr"] < cfg.gsea_fdr)]
         if len(result.sets)
         else result.sets
     )
@@ -112,7 +113,7 @@ def _figures(run: RunDir, cfg: MetaConfig, result: MetaResult) -> dict[str, str]
         save_figure(ax, run.path(*rel))
         out[f"forest/{symbol}"] = "/".join(rel) + ".png"
     sets = result.sets
-    curated: pd.DataFrame = sets[sets["collection"] == "curated"].head(cfg.forest_top) if len(sets) else sets
+    curated: pd.DataFrame = sets[sets["collection"] == CURATED].head(cfg.forest_top) if len(sets) else sets
     for _, set_row in curated.iterrows():
         term = str(set_row["term"])
         ax = pl_meta.set_forest(set_row, studies)
@@ -225,7 +226,7 @@ def _report(
         alpha=cfg.alpha,
         matched_on=result.genes.key,
         n_genes=len(result.genes.table),
-        n_sig=int((result.genes.table["padj"] < cfg.alpha).sum()),
+        n_sig=int(significant(result.genes.table, cfg.alpha).sum()),
         studies_table=_html(studies),
         targets_table=_html(targets),
         sets_table=_html(sets) if len(sets) else "<p>No set was tested in enough studies.</p>",

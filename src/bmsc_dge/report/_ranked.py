@@ -20,7 +20,7 @@ import pandas as pd
 
 from bmsc_dge import pl
 from bmsc_dge._atomic import write_json, write_text, write_tsv
-from bmsc_dge.enrichment._ranked import RankedGsea, running_curves
+from bmsc_dge.enrichment import RankedGsea, running_curves
 from bmsc_dge.report._export import write_parquet, write_workbook
 from bmsc_dge.runs import RunDir, input_checksums, package_versions
 

@@ -1,7 +1,7 @@
 """Run machinery: run folders, provenance, fingerprints, changes, progress and the local server.
 
 Run folders are atomic and never overwritten; the project's background Prefect server is started
-once per folder and reused (``bmsc-dge server --status`` / ``--stop``).
+once per folder, reused, and stops itself when idle (``bmsc-dge server --status`` / ``--stop``).
 """
 
 from bmsc_dge.runs import _localserver as localserver
@@ -11,9 +11,11 @@ from bmsc_dge.runs._localserver import server_environment
 from bmsc_dge.runs._progress import listen, stage
 from bmsc_dge.runs._provenance import input_checksums, package_versions, sha256
 from bmsc_dge.runs._rundir import RunDir, clean_stale_partials, new_run_id
+from bmsc_dge.runs._servers import ServerStatus, server_statuses, stop_all
 
 __all__ = [
     "RunDir",
+    "ServerStatus",
     "clean_stale_partials",
     "compare_contrast",
     "input_checksums",
@@ -24,6 +26,8 @@ __all__ = [
     "package_versions",
     "previous_run",
     "server_environment",
+    "server_statuses",
     "sha256",
     "stage",
+    "stop_all",
 ]

@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED
+
 CHANGE_COLUMNS = ["kind", "item", "gene_id", "before", "after", "change"]
 
 
@@ -49,8 +52,8 @@ def compare_contrast(
     b = de.set_index("gene_id")["padj"]
     sym = de.set_index("gene_id")["symbol"].combine_first(old_de.set_index("gene_id")["symbol"])
     ids = a.index.union(b.index)
-    was = (a.reindex(ids) < alpha).fillna(False)
-    now = (b.reindex(ids) < alpha).fillna(False)
+    was = pd.Series(significant(a.reindex(ids), alpha), index=ids)
+    now = pd.Series(significant(b.reindex(ids), alpha), index=ids)
     for kind, mask in (("became_significant", now & ~was), ("no_longer_significant", was & ~now)):
         for g in ids[mask.to_numpy()]:
             rows.append(
@@ -65,8 +68,8 @@ def compare_contrast(
             )
     old_g = _read(previous, "gsea", name, "gsea")
     if old_g is not None:
-        o = old_g[old_g["collection"] == "curated"].set_index("term")
-        n = gsea[gsea["collection"] == "curated"].set_index("term")
+        o = old_g[old_g["collection"] == CURATED].set_index("term")
+        n = gsea[gsea["collection"] == CURATED].set_index("term")
         for term in o.index.union(n.index):
             nb, na = o["nes"].get(term, np.nan), n["nes"].get(term, np.nan)
             fb, fa = o["fdr"].get(term, np.nan), n["fdr"].get(term, np.nan)

@@ -4,9 +4,11 @@ Without ``PREFECT_API_URL``, Prefect starts a temporary server for every run (se
 run killed with SIGKILL leaves that server behind. ``bmsc-dge run`` instead starts one server per
 project folder (``$PREFECT_HOME``, ``./.prefect`` by default) in its own session, records it in
 ``$PREFECT_HOME/bmsc-dge-server.json`` (pid, port, URLs, log) and reuses it while it answers;
-every run says where its UI is and how to stop it (``bmsc-dge server --stop``;
-``bmsc-dge server --status`` shows it). Runs stay visible in that UI. A killed run leaves nothing
-of its own: the server is not its child.
+every run says where its UI is and how to stop it (``bmsc-dge server --stop``; ``--status`` lists
+every one this user started). A killed run leaves nothing of its own: the server is not its child. The server runs under a
+supervisor (:mod:`bmsc_dge._supervisor`) that stops it after ``BMSC_DGE_SERVER_IDLE_TIMEOUT``
+seconds without use (default 3600), with the services a one-off server does not need switched off
+(:mod:`bmsc_dge._prefect_server`).
 
 A folder's first run pays the server's start. Two things keep that short: ``bmsc-dge run``
 launches the server before it reads and checks the inputs (:func:`launch`, then :func:`wait`),
@@ -37,11 +39,20 @@ from pathlib import Path
 from typing import Any, cast
 
 from bmsc_dge._atomic import atomic_write, write_json
+from bmsc_dge._supervisor import (
+    IDLE_ENV,
+    LOCK_FILE,
+    ONE_OFF_SERVICES_OFF,
+    STATE_FILE,
+    alive,
+    idle_timeout,
+    register,
+    touch_used,
+    unregister,
+)
 from bmsc_dge.errors import BmscDgeError
 
-STATE_FILE = "bmsc-dge-server.json"
 LOG_FILE = "bmsc-dge-server.log"
-LOCK_FILE = "bmsc-dge-server.lock"
 
 
 class ServerError(BmscDgeError):
@@ -71,16 +82,6 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def healthy(api: str, timeout: float = 2.0) -> bool:
     """True when the API at ``api`` answers its health check."""
     try:
@@ -105,7 +106,7 @@ def _recorded(home: Path) -> dict[str, Any] | None:
 def status(home: Path) -> dict[str, Any] | None:
     """The recorded background server of ``home`` if it is alive and answering, else None."""
     state = _recorded(home)
-    if state is None or not _alive(int(state["pid"])) or not healthy(str(state["api"])):
+    if state is None or not alive(int(state["pid"])) or not healthy(str(state["api"])):
         return None
     return state
 
@@ -146,6 +147,7 @@ def prepare_template(timeout: float = 300.0) -> Path:
             ) from exc
         finally:
             stop_pid(started.pid)
+            unregister(home)
         # atomic: a half-made template is never seen
         atomic_write(target, lambda tmp: _copy_database(home / "prefect.db", Path(tmp)))
     return target
@@ -190,7 +192,7 @@ class Launch:
 
     def exited(self) -> bool:
         """True when the server process has ended."""
-        return self.proc.poll() is not None if self.proc is not None else not _alive(self.pid)
+        return self.proc.poll() is not None if self.proc is not None else not alive(self.pid)
 
     def release(self) -> None:
         """Release the folder's lock (idempotent)."""
@@ -202,6 +204,7 @@ class Launch:
         """Stop the launched server (e.g. the run's inputs were refused) and release the lock."""
         stop_pid(self.pid)
         (self.home / STATE_FILE).unlink(missing_ok=True)
+        unregister(self.home)
         self.release()
 
     @property
@@ -223,8 +226,9 @@ def begin(home: Path, host: str = "127.0.0.1") -> tuple[dict[str, Any] | None, L
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         state = _recorded(home)
-        if state is not None and _alive(int(state["pid"])):
+        if state is not None and alive(int(state["pid"])):
             if healthy(str(state["api"])):
+                touch_used(home)  # under the lock: an idle supervisor cannot stop it now
                 lock.close()
                 return state, None
             if state.get("starting"):
@@ -237,21 +241,53 @@ def begin(home: Path, host: str = "127.0.0.1") -> tuple[dict[str, Any] | None, L
 
 
 def launch(home: Path, host: str = "127.0.0.1", lock: Any = None) -> Launch:
-    """Start ``prefect server start`` detached (own session) and return at once; :func:`wait` for it."""
+    """Start the supervised server detached (own session) and return at once; :func:`wait` for it.
+
+    The process recorded (and stopped by ``bmsc-dge server --stop``) is the supervisor; the
+    server is its child in the same process group.
+
+    Raises
+    ------
+    ServerError
+        For an unusable ``BMSC_DGE_SERVER_IDLE_TIMEOUT``.
+    """
     home.mkdir(parents=True, exist_ok=True)
+    try:
+        timeout = idle_timeout()
+    except ValueError as exc:
+        raise ServerError(str(exc), hint=f"set {IDLE_ENV} to a number of seconds (0: never stop)") from None
     seeded = seed_database(home)
     port = _free_port(host)
-    env = {**os.environ, **server_environment(host, port), "PREFECT_HOME": str(home)}
+    env = {**os.environ, **server_environment(host, port), **ONE_OFF_SERVICES_OFF, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
     if seeded:
         # the template's server registered this Prefect version's blocks already; checking again
         # (its memo is keyed on the database path, so it would) costs ~0.9 s of the first start.
         # Later starts of the folder register as usual (new block collections included).
         env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
-    exe = Path(sys.executable).with_name("prefect")
+    api = f"http://{host}:{port}/api"
+    command = [
+        sys.executable,
+        "-m",
+        "bmsc_dge._supervisor",
+        "--home",
+        str(home),
+        "--api",
+        api,
+        "--timeout",
+        str(timeout or 0),
+        "--",
+        sys.executable,
+        "-m",
+        "bmsc_dge._prefect_server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     with open(home / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
-            [str(exe), "server", "start", "--host", host, "--port", str(port)],
+            command,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -261,6 +297,7 @@ def launch(home: Path, host: str = "127.0.0.1", lock: Any = None) -> Launch:
         )
     started = Launch(proc.pid, home, host, port, lock, proc)
     _record(started, starting=True)
+    register(home)
     return started
 
 
@@ -302,6 +339,7 @@ def _wait(started: Launch, timeout: float) -> dict[str, Any]:
     while time.monotonic() < deadline:
         if started.exited():
             (home / STATE_FILE).unlink(missing_ok=True)
+            unregister(home)
             raise ServerError(
                 "the background Prefect server exited before it answered",
                 hint=f"see {home / LOG_FILE}; or run with --temporary-server",
@@ -311,6 +349,7 @@ def _wait(started: Launch, timeout: float) -> dict[str, Any]:
         time.sleep(0.1)
     stop_pid(started.pid)
     (home / STATE_FILE).unlink(missing_ok=True)
+    unregister(home)
     raise ServerError(
         f"the background Prefect server did not answer within {timeout:.0f} s",
         hint=f"see {home / LOG_FILE}; or run with --temporary-server",
@@ -336,7 +375,7 @@ def stop_pid(pid: int, timeout: float = 20.0) -> None:
         while time.monotonic() < deadline:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
-            if not _alive(pid):
+            if not alive(pid):
                 return
             time.sleep(0.2)
 
@@ -348,4 +387,5 @@ def stop(home: Path) -> dict[str, Any] | None:
         return None
     stop_pid(int(state["pid"]))
     (home / STATE_FILE).unlink(missing_ok=True)
+    unregister(home)
     return state

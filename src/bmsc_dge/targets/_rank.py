@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bmsc_dge.calls import significant
 from bmsc_dge.config import TargetWeights
 from bmsc_dge.genesets.evidence import GeneEvidence
 from bmsc_dge.genesets.registry import GeneSet, citation_label
@@ -123,7 +124,7 @@ def rank_targets(
     s_sig = np.where(np.isfinite(padj), np.minimum(-np.log10(np.clip(padj, 1e-300, 1.0)), 10.0) / 10.0, 0.0)
     s_fc = np.minimum(np.abs(lfc.fillna(0.0).to_numpy(dtype=float)), 3.0) / 3.0
     out["de_score"] = np.sqrt(s_sig * s_fc)
-    significant = np.isfinite(padj) & (padj < alpha)
+    called = significant(out, alpha)
     out["direction"] = np.where(lfc.fillna(0) > 0, "up", np.where(lfc.fillna(0) < 0, "down", "none"))
 
     le_map = _leading_edges(curated_gsea, gsea_fdr)
@@ -143,7 +144,7 @@ def rank_targets(
         le_score[i] = min(1.0, len(les) / 2.0)
         lit = any(s.verified_citations(g) for s in sets)
         gene_ev = _gene_evidence(g, sets)
-        credit = gene_ev.weight if significant[i] and gene_ev.direction == direction else 0.0
+        credit = gene_ev.weight if called[i] and gene_ev.direction == direction else 0.0
         prior[i] = (0.5 if sets else 0.0) + (0.25 if lit else 0.0) + 0.25 * credit
         le_txt.append(";".join(x.split(" (")[0] for x in les))
         cur_txt.append(";".join(s.id for s in sets))
@@ -151,9 +152,7 @@ def rank_targets(
         grade.append(gene_ev.grade if sets else "")
         dir_src.append(";".join(t for t in gene_ev.sources if gene_ev.grade != "C") if sets else "")
         evidence.append(
-            _evidence_text(
-                direction, lfc_values[i], float(padj[i]), bool(significant[i]), les, sets, gene_ev, lit
-            )
+            _evidence_text(direction, lfc_values[i], float(padj[i]), bool(called[i]), les, sets, gene_ev, lit)
         )
     out["leading_edge_score"] = le_score
     out["prior_score"] = prior
@@ -166,8 +165,8 @@ def rank_targets(
     out["evidence_grade"] = grade
     out["direction_sources"] = dir_src
     out["evidence"] = evidence
-    out["supported_by_data"] = significant
-    out["novel_candidate"] = significant & (out["curated_sets"] == "")
+    out["supported_by_data"] = called
+    out["novel_candidate"] = called & (out["curated_sets"] == "")
     out["context_sets"] = _context(sym, context_gsea, gsea_fdr)
     novel = out["novel_candidate"].to_numpy()
     out.loc[novel, "evidence"] = [

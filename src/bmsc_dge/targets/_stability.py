@@ -43,8 +43,12 @@ import pandas as pd
 from bmsc_dge import deseq2 as de_mod
 from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge._fork import ForkedMap, fork_map_start
-from bmsc_dge.config import Contrast, DEConfig
+from bmsc_dge.calls import significant
+from bmsc_dge.config import CURATED, Contrast, DEConfig, GeneSetConfig
 from bmsc_dge.errors import BmscDgeError, StabilityError
+
+#: GSEA settings of the set re-tests when none are given (200 permutations)
+STABILITY_GSEA = GeneSetConfig(permutations=200)
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +100,8 @@ def leave_one_out(
     alpha: float,
     cfg: DEConfig,
     curated: Mapping[str, Sequence[str]] | None = None,
-    gsea_fdr: float = 0.05,
-    permutations: int = 200,
+    gene_sets: GeneSetConfig | None = None,
     seed: int = 0,
-    min_size: int = 5,
-    max_size: int = 600,
     processes: int = 1,
 ) -> StabilityResult:
     """Refit ``contrast`` leaving out each sample in turn and summarise what moves.
@@ -121,9 +122,13 @@ def leave_one_out(
         DE settings (LFC shrinkage is skipped in the refits: only calls and MLE changes are used).
     curated
         Curated sets (term -> genes in the data's symbols) to re-test; ``None`` skips set stability.
-    gsea_fdr, permutations, seed, min_size, max_size
-        GSEA settings of the set re-tests (fewer permutations than the main run by default: NES
-        barely depends on the permutation count, the FDR share is an approximate read-out).
+    gene_sets
+        GSEA settings of the set re-tests (default: ``gene_sets`` defaults with 200 permutations,
+        :data:`STABILITY_GSEA`; fewer permutations than the main run: NES barely depends on the
+        permutation count, the FDR share is an approximate read-out). No multilevel p-values:
+        only NES and FDR are kept.
+    seed
+        Permutation seed of the set re-tests.
     processes
         Forked processes the refits are dealt to (:func:`bmsc_dge._fork.fork_map_start`; 1: in
         this process). The results do not depend on it.
@@ -139,11 +144,8 @@ def leave_one_out(
         alpha=alpha,
         cfg=cfg,
         curated=curated,
-        gsea_fdr=gsea_fdr,
-        permutations=permutations,
+        gene_sets=gene_sets,
         seed=seed,
-        min_size=min_size,
-        max_size=max_size,
         processes=processes,
     )
     return pending.result(full_de)
@@ -157,11 +159,8 @@ def start_leave_one_out(
     alpha: float,
     cfg: DEConfig,
     curated: Mapping[str, Sequence[str]] | None = None,
-    gsea_fdr: float = 0.05,
-    permutations: int = 200,
+    gene_sets: GeneSetConfig | None = None,
     seed: int = 0,
-    min_size: int = 5,
-    max_size: int = 600,
     processes: int = 1,
 ) -> PendingStability:
     """Start the leave-one-out refits of :func:`leave_one_out` in forked processes and return.
@@ -176,6 +175,7 @@ def start_leave_one_out(
     symbols = dds.var["symbol"].astype(str).to_numpy()
     meta = fit.meta
     processes = max(1, processes)
+    settings = (gene_sets or STABILITY_GSEA).model_copy(update={"multilevel": False})  # NES and FDR only
     # LFC shrinkage is not used; with several processes each fits on one thread
     refit_cfg = cfg.model_copy(update={"lfc_shrink": False, **({"n_cpus": 1} if processes > 1 else {})})
 
@@ -202,13 +202,10 @@ def start_leave_one_out(
             sets_table = gsea_mod.run_prerank(
                 gsea_mod.ranking_from_de(table.reset_index()),
                 {k: list(v) for k, v in curated.items()},
-                collection="curated",
-                permutations=permutations,
+                collection=CURATED,
+                settings=settings,
                 seed=seed,
-                min_size=min_size,
-                max_size=max_size,
                 curves=False,
-                multilevel=False,  # only NES and FDR are kept
             ).table.set_index("term")[["nes", "fdr"]]
         return table[["padj", "pvalue", "log2FoldChange"]], sets_table
 
@@ -217,7 +214,7 @@ def start_leave_one_out(
     # The refits hold the GIL for much of their time (two threads gave no gain), so they are dealt
     # to forked processes; inside each, numpy runs on one thread.
     work = fork_map_start(refit, candidates, processes, "leave-one-out refits", StabilityError)
-    return PendingStability(work, [samples[i] for i in candidates], skipped, alpha, gsea_fdr)
+    return PendingStability(work, [samples[i] for i in candidates], skipped, alpha, settings.fdr)
 
 
 class PendingStability:
@@ -246,7 +243,7 @@ class PendingStability:
         alpha = self._alpha
         full = full_de.set_index("gene_id")
         genes = full.index
-        sig_full = (full["padj"] < alpha).fillna(False).to_numpy()
+        sig_full = significant(full, alpha)
         lfc_full = full["log2FoldChange"].to_numpy(dtype=float)
         skipped = list(self._skipped)
         calls, ranks, lfcs, left_out = [], [], [], []
@@ -260,7 +257,7 @@ class PendingStability:
             table, sets_table = outcome
             table = table.reindex(genes)
             left_out.append(sample)
-            calls.append((table["padj"] < alpha).fillna(False).to_numpy())
+            calls.append(significant(table, alpha))
             ranks.append(table["pvalue"].rank(method="min", na_option="keep").to_numpy(dtype=float))
             lfcs.append(table["log2FoldChange"].to_numpy(dtype=float))
             if sets_table is not None:

@@ -23,10 +23,11 @@ import pandas as pd
 
 from bmsc_dge import deseq2 as de_mod
 from bmsc_dge import enrichment as gsea_mod
-from bmsc_dge.config import Contrast, StudyConfig, validate_config
+from bmsc_dge.calls import DEFAULT_ALPHA
+from bmsc_dge.config import CURATED, Contrast, StudyConfig, validate_config
 from bmsc_dge.errors import ConfigError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
-from bmsc_dge.io import apply_prefilter, study_from_anndata
+from bmsc_dge.study import apply_prefilter, study_from_anndata
 from bmsc_dge.tl._contrast import gsea_collection, targets_for, with_expected_directions, with_set_stability
 
 #: where :func:`deseq2` stores its table on the AnnData by default (``adata.uns[key]``)
@@ -56,7 +57,7 @@ def _config(design: str, contrast: Contrast, options: dict[str, Any]) -> StudyCo
         "samples": "AnnData.obs",
         "design": design,
         "contrasts": [contrast.model_dump(exclude_defaults=True)],
-        "alpha": 0.05,
+        "alpha": DEFAULT_ALPHA,
         **options,
     }
     return validate_config(raw, _SOURCE)
@@ -118,7 +119,7 @@ def deseq2(
 
 def gsea(
     de: pd.DataFrame,
-    collections: Sequence[str] = ("curated",),
+    collections: Sequence[str] = (CURATED,),
     *,
     gmt: Sequence[str | Path] = (),
     species: str = "human",
@@ -164,16 +165,16 @@ def gsea(
         tables.append(gsea_collection(ranking, matched, name, cfg.gene_sets, cfg.seed).table)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=gsea_mod.GSEA_COLUMNS)
     table = with_set_stability(table, None)
-    return with_expected_directions(table, loaded.get("curated", []), cfg.gene_sets.fdr)
+    return with_expected_directions(table, loaded.get(CURATED, []), cfg.gene_sets.fdr)
 
 
 def ora(
     de: pd.DataFrame,
-    collections: Sequence[str] = ("curated",),
+    collections: Sequence[str] = (CURATED,),
     *,
     gmt: Sequence[str | Path] = (),
     species: str = "human",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     **gene_sets: Any,
 ) -> pd.DataFrame:
     """Over-representation of the significant up and down genes of a DE table (hypergeometric).
@@ -218,9 +219,9 @@ def rank_targets(
     de: pd.DataFrame,
     gs: pd.DataFrame,
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     species: str = "human",
-    gsea_fdr: float = 0.05,
+    gsea_fdr: float = DEFAULT_ALPHA,
     weights: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Ranked targets of one contrast from its DE and GSEA tables (significance first).
@@ -248,11 +249,11 @@ def rank_targets(
         {
             "alpha": alpha,
             "species": species,
-            "gene_sets": {"collections": ["curated"], "fdr": gsea_fdr},
+            "gene_sets": {"collections": [CURATED], "fdr": gsea_fdr},
             "targets": {"weights": weights or {}, "stability": False},
         }
     )
-    curated = load_for_study(["curated"], [], cfg.species)["curated"]
+    curated = load_for_study([CURATED], [], cfg.species)[CURATED]
     return targets_for(de, gs, curated, cfg.alpha, cfg.gene_sets.fdr, cfg.targets.weights, None)
 
 

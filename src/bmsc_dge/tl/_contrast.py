@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 import anndata as ad
 import numpy as np
@@ -21,24 +21,29 @@ import pandas as pd
 
 from bmsc_dge import deseq2 as de_mod
 from bmsc_dge import enrichment as gsea_mod
-from bmsc_dge.config import Contrast, GeneSetConfig, StudyConfig, TargetWeights
+from bmsc_dge.config import CURATED, Contrast, GeneSetConfig, StudyConfig, TargetWeights
 from bmsc_dge.genesets import GeneSet
 from bmsc_dge.runs import stage
 from bmsc_dge.targets import PendingStability, StabilityResult, rank_targets, start_leave_one_out
 from bmsc_dge.tl._results import ContrastResult
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class StepRunner(Protocol):
-    """Runs one named analysis step: ``step("wald-test", contrast_table, fit, ...)``."""
+    """Runs one named analysis step: ``step("wald-test", contrast_table, fit, ...)``.
 
-    def __call__(self, name: str, function: Callable[..., T], /, *args: Any) -> T: ...
+    Typed with the step's own signature: the arguments are checked against ``function`` and the
+    result has its return type.
+    """
+
+    def __call__(self, name: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 
 
-def run_directly(name: str, function: Callable[..., T], /, *args: Any) -> T:
-    """The plain step runner: call ``function(*args)``."""
-    return function(*args)
+def run_directly(name: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """The plain step runner: call ``function(*args, **kwargs)``."""
+    return function(*args, **kwargs)
 
 
 @dataclass
@@ -57,16 +62,7 @@ def gsea_collection(
 ) -> gsea_mod.GseaResult:
     """Pre-ranked GSEA of one collection with the ``gene_sets`` settings (curves kept for ``curated``)."""
     return gsea_mod.run_prerank(
-        ranking,
-        sets,
-        collection=collection,
-        permutations=g.permutations,
-        seed=seed,
-        min_size=g.min_size,
-        max_size=g.max_size,
-        engine=g.engine,
-        curves=collection == "curated",
-        multilevel=g.multilevel,
+        ranking, sets, collection=collection, settings=g, seed=seed, curves=collection == CURATED
     )
 
 
@@ -102,7 +98,6 @@ def start_stability(
     """
     if not cfg.targets.stability:
         return None
-    g = cfg.gene_sets
     return start_leave_one_out(
         fit,
         cfg.design,
@@ -110,11 +105,8 @@ def start_stability(
         alpha=cfg.alpha,
         cfg=cfg.de,
         curated=curated_sets,
-        gsea_fdr=g.fdr,
-        permutations=cfg.targets.stability_permutations,
+        gene_sets=cfg.gene_sets.model_copy(update={"permutations": cfg.targets.stability_permutations}),
         seed=cfg.seed,
-        min_size=g.min_size,
-        max_size=g.max_size,
         processes=1 if dask_worker() else cfg.execution.stability_processes,
     )
 
@@ -132,7 +124,7 @@ def with_expected_directions(gsea: pd.DataFrame, curated: list[GeneSet], fdr: fl
     """
     out = gsea.copy()
     expected = {s.id: s.expected_t2dm for s in curated}
-    cur = (out["collection"] == "curated").to_numpy()
+    cur = (out["collection"] == CURATED).to_numpy()
     exp = np.array([expected.get(str(t), "") if c else "" for t, c in zip(out["term"], cur, strict=True)])
     nes = out["nes"].to_numpy(dtype=float)
     enriched = (out["fdr"].to_numpy(dtype=float) < fdr) & np.isin(exp, ["up", "down"])
@@ -151,7 +143,7 @@ def with_set_stability(gsea: pd.DataFrame, stability: StabilityResult | None) ->
             out[col] = np.nan
         return out
     st = stability.sets.set_index("term")
-    cur = (out["collection"] == "curated").to_numpy()
+    cur = (out["collection"] == CURATED).to_numpy()
     for col in cols:
         values = st[col].reindex(out["term"].astype(str)).to_numpy(dtype=float)
         out[col] = np.where(cur, values, np.nan)
@@ -170,13 +162,13 @@ def targets_for(
     """The ranked targets of one contrast (curated GSEA for the score, the rest for context)."""
     return rank_targets(
         de,
-        gsea[gsea["collection"] == "curated"],
+        gsea[gsea["collection"] == CURATED],
         curated,
         alpha=alpha,
         gsea_fdr=gsea_fdr,
         weights=weights,
         stability=None if stability is None else stability.genes,
-        context_gsea=gsea[gsea["collection"] != "curated"],
+        context_gsea=gsea[gsea["collection"] != CURATED],
     )
 
 
@@ -191,7 +183,7 @@ def analyse_contrast(
     """DE table, GSEA on every collection, stability and ranked targets for one contrast."""
     n = contrast.name
     # the refits need only the fit: they start first and run beside the Wald test and GSEA
-    pending = step("leave-one-out-refits", start_stability, fit, contrast, cfg, matched.get("curated"))
+    pending = step("leave-one-out-refits", start_stability, fit, contrast, cfg, matched.get(CURATED))
     try:
         with stage(f"{n}: Wald test" if contrast.test == "wald" else f"{n}: LRT"):
             de = step("wald-test", de_mod.contrast_table, fit, contrast, cfg.alpha, cfg.de)
@@ -203,7 +195,7 @@ def analyse_contrast(
                     "gsea-prerank", gsea_collection, ranking, sets, collection, cfg.gene_sets, cfg.seed
                 )
                 tables.append(res.table)
-                if collection == "curated":
+                if collection == CURATED:
                     curves = res.curves
         with stage(f"{n}: ORA of the up and down genes"):
             ora_table = step("ora", ora_of, de, matched, cfg.gene_sets, cfg.alpha)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from bmsc_dge.calls import significant
 from bmsc_dge.config import Contrast
 
 
@@ -26,7 +27,7 @@ class ContrastResult:
 
 def no_signal_note(result: ContrastResult, alpha: float) -> str | None:
     """The warning a contrast without any significant gene must lead with (None when there is signal)."""
-    if bool((result.de["padj"] < alpha).any()):
+    if significant(result.de, alpha).any():
         return None
     return (
         f"**No gene reaches padj < {alpha} in this contrast.** The ranked list below is ordered by "

@@ -1,7 +1,8 @@
-"""Assemble a validated study (AnnData + design frame) from a config, and filter it.
+"""Assemble a validated study (AnnData + design frame) from a config.
 
-This is the glue between reading (``_read``), checking (``_validate``) and ID mapping (``_ids``);
-the Prefect flow calls :func:`load_study` and :func:`apply_prefilter` as tasks.
+This is the glue between reading, checking and ID mapping (:mod:`bmsc_dge.io`), the design checks
+(:mod:`bmsc_dge.study.design`) and the engine's coefficient rules (:mod:`bmsc_dge.deseq2`); the
+Prefect flow calls :func:`load_study` and :func:`bmsc_dge.study.apply_prefilter` as tasks.
 
 Inputs are read once per run: the CLI checks a study before Prefect starts and hands the loaded
 study to the flow in the same process (``_handoff``: ``hand_over`` / ``take_over``), which reads the
@@ -29,11 +30,16 @@ from bmsc_dge.deseq2 import (
     with_references,
 )
 from bmsc_dge.errors import CountsError, DesignError, InputError
-from bmsc_dge.io import _read as io
-from bmsc_dge.io import _validate as validation
-from bmsc_dge.io._design import check_full_rank, describe_design, prepare_design_frame
-from bmsc_dge.io._ids import MappingReport, map_to_symbols
-from bmsc_dge.io._sources import read_count_source, read_sheet
+from bmsc_dge.io import (
+    MappingReport,
+    build_anndata,
+    coerce_obs_types,
+    map_to_symbols,
+    match_samples,
+    read_count_source,
+    read_sheet,
+)
+from bmsc_dge.study.design import check_full_rank, describe_design, prepare_design_frame
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +143,9 @@ def load_study(cfg: StudyConfig) -> Study:
         raise DesignError("no sample sheet", hint="set `samples` in the config")
     sheet, notes = read_sheet(samples)
     if cfg.per_sample_counts:  # sample IDs name the files: check them before reading any
-        validation.match_samples([str(i) for i in sheet.index], sheet, cfg.counts, samples)
+        match_samples([str(i) for i in sheet.index], sheet, cfg.counts, samples)
     source = read_count_source(cfg, [str(i) for i in sheet.index])
-    sheet = validation.match_samples(list(source.counts.columns), sheet, cfg.counts, samples)
+    sheet = match_samples(list(source.counts.columns), sheet, cfg.counts, samples)
     study = _assemble(source.counts, source.symbols, sheet, cfg, source.fmt, cfg.counts, samples)
     if source.lengths is not None:
         lengths = source.lengths.loc[study.adata.var_names, study.adata.obs_names]
@@ -304,10 +310,10 @@ def _assemble(
     check_full_rank(dm, frame, variables, samples_source)
     check_contrasts(dm, frame[variables], cfg)
     mapped, report = map_to_symbols(counts.index, cfg.species, symbols=symbols, source=str(counts_source))
-    obs = io.coerce_obs_types(sheet)
+    obs = coerce_obs_types(sheet)
     for v in variables:
         obs[v] = frame[v]
-    adata = io.build_anndata(counts, obs, mapped)
+    adata = build_anndata(counts, obs, mapped)
     adata.uns["id_mapping"] = {
         "id_type": report.id_type,
         "n_genes": report.n_genes,

@@ -11,8 +11,8 @@ import pandas as pd
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.errors import DesignError, GeneSetError
 from bmsc_dge.genesets import load_for_study, restrict_to_data
-from bmsc_dge.io._study import Study
 from bmsc_dge.pp import low_count_mask
+from bmsc_dge.study._study import Study
 
 logger = logging.getLogger(__name__)
 
