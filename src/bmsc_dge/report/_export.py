@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
-import xlsxwriter
 
 from bmsc_dge._atomic import atomic_write as _atomic_write
 
@@ -26,27 +28,161 @@ def sheet_name(name: str, used: set[str]) -> str:
     return clean
 
 
-def _sheet_columns(df: pd.DataFrame) -> list[tuple[str, list[Any]]]:
-    """Per column: the cell kind (``number``, ``boolean``, ``string``) and its values (None = empty)."""
-    out: list[tuple[str, list[Any]]] = []
-    for name in df.columns:
-        col = df[name]
-        if pd.api.types.is_bool_dtype(col):
-            out.append(("boolean", [None if pd.isna(x) else bool(x) for x in col.tolist()]))
-        elif pd.api.types.is_numeric_dtype(col):
-            v = col.to_numpy(dtype=float, na_value=np.nan)
-            out.append(("number", [x if math.isfinite(x) else None for x in v.tolist()]))
-        else:
-            out.append(("string", [None if pd.isna(x) else str(x) for x in col.tolist()]))
+#: Excel's limits: characters in a cell (UTF-16 code units), rows and columns of a sheet
+CELL_CHARS = 32767
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_NEEDS_XML_ESCAPE = re.compile(r"[&<>]")
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+def column_letter(j: int) -> str:
+    """Excel's letter(s) of the 0-based column ``j`` (0 -> A, 26 -> AA)."""
+    out, j = "", j + 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
     return out
+
+
+def _cell_text(text: str) -> str:
+    """A string as SpreadsheetML cell text, as Excel (and XlsxWriter) write it.
+
+    Longer than Excel's 32,767 characters: cut there (Excel cannot hold more). Control
+    characters XML cannot carry become ``_xHHHH_`` and a literal ``_xHHHH_`` is escaped as
+    ``_x005F_xHHHH_``; ``&``, ``<``, ``>`` become entities.
+    """
+    if len(text) > CELL_CHARS // 2 and len(text.encode("utf-16-le")) // 2 > CELL_CHARS:
+        text = text.encode("utf-16-le")[: 2 * CELL_CHARS].decode("utf-16-le", errors="ignore")
+    if "_x" in text:
+        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
+    if _NEEDS_XML_ESCAPE.search(text):
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _string_cell(ref: str, text: str) -> str:
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{_cell_text(text)}</t></is></c>'
+
+
+def _column_cells(col: pd.Series, letter: str) -> list[str]:
+    """The ``<c>`` elements of one column from row 2 on ("" where the cell stays empty).
+
+    Numbers as numbers (``%.16G``, as XlsxWriter), booleans as booleans, everything else as
+    inline text; NaN, None and infinities stay empty.
+    """
+    rows = range(2, len(col) + 2)
+    if pd.api.types.is_bool_dtype(col):
+        return [
+            "" if pd.isna(x) else f'<c r="{letter}{r}" t="b"><v>{int(bool(x))}</v></c>'
+            for r, x in zip(rows, col.tolist(), strict=True)
+        ]
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.to_numpy(dtype=float, na_value=np.nan).tolist()
+        return [
+            f'<c r="{letter}{r}"><v>{x:.16G}</v></c>' if math.isfinite(x) else ""
+            for r, x in zip(rows, values, strict=True)
+        ]
+    return [
+        "" if x is None or (not isinstance(x, str) and pd.isna(x)) else _string_cell(f"{letter}{r}", str(x))
+        for r, x in zip(rows, col.tolist(), strict=True)
+    ]
+
+
+def _sheet_xml(df: pd.DataFrame, selected: bool) -> str:
+    """One worksheet: header row frozen, a row element per table row."""
+    if len(df) + 1 > MAX_ROWS or len(df.columns) > MAX_COLUMNS:
+        raise ValueError(f"a table of {df.shape[0]} x {df.shape[1]} does not fit an Excel sheet")
+    letters = [column_letter(j) for j in range(len(df.columns))]
+    header = "".join(_string_cell(f"{L}1", str(c)) for L, c in zip(letters, df.columns, strict=True))
+    columns = [_column_cells(df[c], L) for c, L in zip(df.columns, letters, strict=True)]
+    body = "".join(
+        f'<row r="{r}">{"".join(cells)}</row>' for r, cells in enumerate(zip(*columns, strict=True), start=2)
+    )
+    last = f"{letters[-1]}{len(df) + 1}" if letters else "A1"
+    tab = ' tabSelected="1"' if selected else ""
+    return (
+        f'{_XML}<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><dimension ref="A1:{last}"/>'
+        f'<sheetViews><sheetView{tab} workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+        'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
+        'sqref="A2"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+        f'<sheetData><row r="1">{header}</row>{body}</sheetData>'
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        "</worksheet>"
+    )
+
+
+def _package_parts(names: list[str]) -> dict[str, str]:
+    """Every part of the workbook package except the sheets (content types, relations, styles)."""
+    n = len(names)
+    sheets = "".join(
+        f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
+        for i, name in enumerate(names, start=1)
+    )
+    sheet_rels = "".join(
+        f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, n + 1)
+    )
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, n + 1)
+    )
+    return {
+        "[Content_Types].xml": (
+            f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            f"{overrides}</Types>"
+        ),
+        "_rels/.rels": (
+            f'{_XML}<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+            f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'{_XML}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews><workbookView/></bookViews>'
+            f"<sheets>{sheets}</sheets></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'{_XML}<Relationships xmlns="{_PKG_REL_NS}">{sheet_rels}'
+            f'<Relationship Id="rId{n + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/></Relationships>'
+        ),
+        "xl/styles.xml": (
+            f'{_XML}<styleSheet xmlns="{_MAIN_NS}">'
+            '<fonts count="1"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+            '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+            '<fill><patternFill patternType="gray125"/></fill></fills>'
+            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+            '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            "</styleSheet>"
+        ),
+    }
 
 
 def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     """One XLSX with a sheet per table and a frozen header row, atomically.
 
-    Cells are written row by row with XlsxWriter's constant-memory mode: numbers as numbers,
-    booleans as booleans, everything else as text; NaN and infinities stay empty. (pandas'
-    ``to_excel`` through openpyxl took ~6 s for a 20,000-gene run; this takes ~2 s.)
+    The sheets are SpreadsheetML written column by column (numbers as numbers, booleans as
+    booleans, everything else as inline text; NaN and infinities stay empty; cell text escaped
+    and cut at Excel's limit exactly as XlsxWriter does), so the same cells as XlsxWriter's
+    constant-memory mode at a third of its time (1.1 s instead of 3.4 s for the example's
+    20,000-gene run, where it was the largest single step of writing the outputs; zip level 1,
+    so the file is ~20 % larger). ``tests/test_export.py`` reads both back and compares every cell.
 
     Parameters
     ----------
@@ -55,25 +191,15 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     path
         Destination ``.xlsx``.
     """
+    used: set[str] = set()
+    names = [sheet_name(label, used) for label in tables]
 
     def write(tmp: str) -> None:
-        used: set[str] = set()
-        wb = xlsxwriter.Workbook(tmp, {"constant_memory": True})
-        try:
-            for label, df in tables.items():
-                ws = wb.add_worksheet(sheet_name(label, used))
-                ws.freeze_panes(1, 0)
-                ws.write_row(0, 0, [str(c) for c in df.columns])
-                cols = _sheet_columns(df)
-                writers = {"number": ws.write_number, "boolean": ws.write_boolean, "string": ws.write_string}
-                kinds = [(writers[kind], values) for kind, values in cols]
-                for i in range(len(df)):
-                    for j, (put, values) in enumerate(kinds):
-                        x = values[i]
-                        if x is not None:
-                            put(i + 1, j, x)
-        finally:
-            wb.close()
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for part, text in _package_parts(names).items():
+                zf.writestr(part, text)
+            for i, df in enumerate(tables.values(), start=1):
+                zf.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(df, selected=i == 1))
 
     return _atomic_write(Path(path), write)
 
