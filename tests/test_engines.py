@@ -107,3 +107,34 @@ def test_gsea_dispatches_through_the_registry(monkeypatch):
         seed=1,
     )
     assert calls == [(["S"], "c", 10)]
+
+
+def test_an_unknown_engine_is_refused_before_any_input_is_read(small_study):
+    from bmsc_dge.config import load_config
+    from bmsc_dge.study import load_study
+
+    from .conftest import edit_config
+
+    edit_config(small_study["config"], de={"engine": "edgeR"})
+    small_study["counts"].unlink()  # not reached: the engine is checked first
+    with pytest.raises(
+        ConfigError, match=r"key 'de.engine': unknown deseq2 engine 'edgeR' -> use one of: bmsc-dge, pydeseq2"
+    ):
+        load_study(load_config(small_study["config"]))
+
+
+def test_a_registered_engine_needs_no_config_change(small_study, monkeypatch):
+    """Adding an engine touches its own module and the import line that registers it: the config
+    takes any registered name."""
+    from bmsc_dge.config import load_config
+    from bmsc_dge.study import check_engines
+
+    from .conftest import edit_config
+
+    monkeypatch.setitem(
+        engines._REGISTRY,
+        ("gsea", "fake"),
+        engines.Engine("gsea", "fake", "bmsc-dge", "fake", "a stand-in", "none", implementation=None),
+    )
+    edit_config(small_study["config"], gene_sets={"engine": "fake"})
+    check_engines(load_config(small_study["config"]))  # no error

@@ -33,7 +33,9 @@ class DEConfig(_Strict):
     advises ``poscounts``) is fitted with ``poscounts`` and a warning.
     """
 
-    engine: Literal["bmsc-dge", "pydeseq2"] = "bmsc-dge"
+    #: a registered DESeq2 engine (:mod:`bmsc_dge.engines`); checked when the study is assembled
+    #: (:func:`bmsc_dge.study.check_engines`), so a new engine needs no change here
+    engine: str = "bmsc-dge"
     lfc_shrink: bool = True
     cooks_filter: bool = True
     independent_filter: bool = True
@@ -52,7 +54,8 @@ class GeneSetConfig(_Strict):
     (:mod:`bmsc_dge.enrichment._multilevel`) instead of the bound ``1 / (permutations + 1)``.
     """
 
-    engine: Literal["bmsc-dge", "gseapy"] = "bmsc-dge"
+    #: a registered GSEA engine, checked like ``de.engine``
+    engine: str = "bmsc-dge"
     multilevel: bool = True
     collections: list[Collection] = Field(default_factory=lambda: list(DEFAULT_COLLECTIONS))
     gmt: list[Path] = Field(default_factory=list)

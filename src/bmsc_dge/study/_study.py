@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
+from bmsc_dge import engines
+from bmsc_dge import enrichment as _enrichment  # noqa: F401  (registers the GSEA engines)
 from bmsc_dge.config import StudyConfig
 from bmsc_dge.deseq2 import (
     AVG_TX_LENGTH,
@@ -29,7 +31,7 @@ from bmsc_dge.deseq2 import (
     standardise_covariates,
     with_references,
 )
-from bmsc_dge.errors import CountsError, DesignError, InputError
+from bmsc_dge.errors import ConfigError, CountsError, DesignError, InputError
 from bmsc_dge.io import (
     MappingReport,
     build_anndata,
@@ -128,6 +130,29 @@ def check_contrasts(design_matrix: pd.DataFrame, frame: pd.DataFrame, cfg: Study
                 )
 
 
+def check_engines(cfg: StudyConfig) -> None:
+    """Refuse a ``de.engine`` or ``gene_sets.engine`` no engine is registered under.
+
+    The config accepts any name (a new engine registers itself and needs no config change); this
+    check runs first in :func:`load_study`, before any input is read or output written.
+
+    Raises
+    ------
+    bmsc_dge.errors.ConfigError
+        Naming the key and the registered engines.
+    """
+    checks: list[tuple[engines.Kind, str, str]] = [
+        ("deseq2", "de.engine", cfg.de.engine),
+        ("gsea", "gene_sets.engine", cfg.gene_sets.engine),
+    ]
+    for kind, key, name in checks:
+        known = [e.name for e in engines.available(kind)]
+        if name not in known:
+            raise ConfigError(
+                f"key '{key}': unknown {kind} engine {name!r}", hint=f"use one of: {', '.join(known)}"
+            )
+
+
 def load_study(cfg: StudyConfig) -> Study:
     """Read, validate and assemble the study described by ``cfg``.
 
@@ -136,6 +161,7 @@ def load_study(cfg: StudyConfig) -> Study:
     bmsc_dge.errors.InputError
         Any input problem, with file, row/column and a fix.
     """
+    check_engines(cfg)
     if cfg.pseudobulk is not None:
         return _load_pseudobulk(cfg)
     samples = cfg.samples
