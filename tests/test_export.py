@@ -126,7 +126,7 @@ def test_workbook_cells_equal_xlsxwriter(tmp_path):
             "mixed": [None, "x", 3, 4.5, float("nan"), "y", "z", None, "", "w", "v"],
         }
     )
-    big = pd.DataFrame({"p": rng.random(500), "g": [f"G{i}" for i in range(500)]})
+    big = pd.DataFrame({"p": rng.random(9000), "g": [f"G{i}" for i in range(9000)]})  # > 2 row blocks
     tables = {"de T2DM_vs_control": df, "empty": pd.DataFrame({"a": [], "b": []}), "big": big}
     ours = write_workbook(tables, tmp_path / "ours.xlsx")
     _xlsxwriter_workbook(tables, tmp_path / "ref.xlsx")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -74,13 +74,13 @@ def _string_cell(ref: str, text: str) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t{space}>{_cell_text(text)}</t></is></c>'
 
 
-def _column_cells(col: pd.Series, letter: str) -> list[str]:
-    """The ``<c>`` elements of one column from row 2 on ("" where the cell stays empty).
+def _column_cells(col: pd.Series, letter: str, first_row: int = 2) -> list[str]:
+    """The ``<c>`` elements of one column from row ``first_row`` on ("" where the cell stays empty).
 
     Numbers as numbers (``%.16G``, as XlsxWriter), booleans as booleans, everything else as
     inline text; NaN, None and infinities stay empty.
     """
-    rows = range(2, len(col) + 2)
+    rows = range(first_row, first_row + len(col))
     if pd.api.types.is_bool_dtype(col):
         return [
             "" if pd.isna(x) else f'<c r="{letter}{r}" t="b"><v>{int(bool(x))}</v></c>'
@@ -98,26 +98,36 @@ def _column_cells(col: pd.Series, letter: str) -> list[str]:
     ]
 
 
-def _sheet_xml(df: pd.DataFrame, selected: bool) -> str:
-    """One worksheet: header row frozen, a row element per table row."""
+#: rows turned into XML at a time (bounds the memory a large sheet needs)
+ROW_BLOCK = 4096
+
+
+def _sheet_xml(df: pd.DataFrame, selected: bool) -> Iterator[str]:
+    """One worksheet, in pieces: header row frozen, a row element per table row."""
     if len(df) + 1 > MAX_ROWS or len(df.columns) > MAX_COLUMNS:
         raise ValueError(f"a table of {df.shape[0]} x {df.shape[1]} does not fit an Excel sheet")
     letters = [column_letter(j) for j in range(len(df.columns))]
     header = "".join(_string_cell(f"{L}1", str(c)) for L, c in zip(letters, df.columns, strict=True))
-    columns = [_column_cells(df[c], L) for c, L in zip(df.columns, letters, strict=True)]
-    body = "".join(
-        f'<row r="{r}">{"".join(cells)}</row>' for r, cells in enumerate(zip(*columns, strict=True), start=2)
-    )
     last = f"{letters[-1]}{len(df) + 1}" if letters else "A1"
     tab = ' tabSelected="1"' if selected else ""
-    return (
+    yield (
         f'{_XML}<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><dimension ref="A1:{last}"/>'
         f'<sheetViews><sheetView{tab} workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
         'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
         'sqref="A2"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
-        f'<sheetData><row r="1">{header}</row>{body}</sheetData>'
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
-        "</worksheet>"
+        f'<sheetData><row r="1">{header}</row>'
+    )
+    for start in range(0, len(df), ROW_BLOCK):
+        block = df.iloc[start : start + ROW_BLOCK]
+        first = start + 2
+        columns = [_column_cells(block[c], L, first) for c, L in zip(block.columns, letters, strict=True)]
+        yield "".join(
+            f'<row r="{r}">{"".join(cells)}</row>'
+            for r, cells in enumerate(zip(*columns, strict=True), start=first)
+        )
+    yield (
+        '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+        'footer="0.3"/></worksheet>'
     )
 
 
@@ -182,7 +192,9 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     and cut at Excel's limit exactly as XlsxWriter does), so the same cells as XlsxWriter's
     constant-memory mode at a third of its time (1.1 s instead of 3.4 s for the example's
     20,000-gene run, where it was the largest single step of writing the outputs; zip level 1,
-    so the file is ~20 % larger). ``tests/test_export.py`` reads both back and compares every cell.
+    so the file is ~20 % larger). Sheets are built :data:`ROW_BLOCK` rows at a time and streamed
+    into the zip (+33 MiB peak for that workbook, +75 MiB as one string per sheet).
+    ``tests/test_export.py`` reads both back and compares every cell.
 
     Parameters
     ----------
@@ -199,7 +211,9 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path
             for part, text in _package_parts(names).items():
                 zf.writestr(part, text)
             for i, df in enumerate(tables.values(), start=1):
-                zf.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(df, selected=i == 1))
+                with zf.open(f"xl/worksheets/sheet{i}.xml", "w") as fh:
+                    for piece in _sheet_xml(df, selected=i == 1):
+                        fh.write(piece.encode("utf-8"))
 
     return _atomic_write(Path(path), write)
 
