@@ -73,29 +73,24 @@ def test_set_stability_copes_when_no_curated_set_is_testable(study):
     """Sets below min_size in every refit (a small panel) give empty set stability, not a crash."""
     fit, de, cfg = study
     curated = {"TINY_A": ["G000", "G001"], "TINY_B": ["G002", "G003", "G004"]}
-    res = leave_one_out(
-        fit,
-        "~ condition",
-        CONTRAST,
-        de,
-        alpha=0.05,
-        cfg=cfg,
-        curated=curated,
-        gene_sets=GeneSetConfig(permutations=200, min_size=5),
-    )
+
+    def refit_sets():
+        return leave_one_out(
+            fit,
+            "~ condition",
+            CONTRAST,
+            de,
+            alpha=0.05,
+            cfg=cfg,
+            curated=curated,
+            gene_sets=GeneSetConfig(permutations=200, min_size=5),
+        )
+
+    res = refit_sets()
     assert res.sets.empty and list(res.sets.columns) == SET_COLUMNS
     # one testable set: its NES range is numeric
     curated["REAL"] = [f"G{i:03d}" for i in range(10)]
-    res = leave_one_out(
-        fit,
-        "~ condition",
-        CONTRAST,
-        de,
-        alpha=0.05,
-        cfg=cfg,
-        curated=curated,
-        gene_sets=GeneSetConfig(permutations=200, min_size=5),
-    )
+    res = refit_sets()
     row = res.sets.set_index("term").loc["REAL"]
     assert row["stability_nes_min"] <= row["stability_nes_max"] and 0 <= row["stability_enriched"] <= 1
 

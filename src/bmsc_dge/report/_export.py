@@ -42,15 +42,6 @@ _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
-def column_letter(j: int) -> str:
-    """Excel's letter(s) of the 0-based column ``j`` (0 -> A, 26 -> AA)."""
-    out, j = "", j + 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def _cell_text(text: str) -> str:
     """A string as SpreadsheetML cell text, as Excel (and XlsxWriter) write it.
 
@@ -64,9 +55,7 @@ def _cell_text(text: str) -> str:
         text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
     if _CONTROL.search(text):
         text = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
-    if _NEEDS_XML_ESCAPE.search(text):
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
+    return escape(text) if _NEEDS_XML_ESCAPE.search(text) else text
 
 
 def _string_cell(ref: str, text: str) -> str:
@@ -106,7 +95,9 @@ def _sheet_xml(df: pd.DataFrame, selected: bool) -> Iterator[str]:
     """One worksheet, in pieces: header row frozen, a row element per table row."""
     if len(df) + 1 > MAX_ROWS or len(df.columns) > MAX_COLUMNS:
         raise ValueError(f"a table of {df.shape[0]} x {df.shape[1]} does not fit an Excel sheet")
-    letters = [column_letter(j) for j in range(len(df.columns))]
+    from openpyxl.utils import get_column_letter  # openpyxl costs ~0.1 s to import: only when writing
+
+    letters = [get_column_letter(j + 1) for j in range(len(df.columns))]
     header = "".join(_string_cell(f"{L}1", str(c)) for L, c in zip(letters, df.columns, strict=True))
     last = f"{letters[-1]}{len(df) + 1}" if letters else "A1"
     tab = ' tabSelected="1"' if selected else ""
