@@ -281,3 +281,39 @@ def test_cli_run_reads_the_counts_once(prefect_harness, small_study, monkeypatch
     res = CliRunner().invoke(cli.app, ["run", str(small_study["config"])])
     assert res.exit_code == 0, res.output
     assert len(calls) == 1, calls
+
+
+@pytest.mark.e2e
+def test_cli_run_adopts_the_refits_it_started_before_prefect(prefect_harness, small_study, monkeypatch):
+    """`bmsc-dge run` starts the leave-one-out refits while Prefect imports; the flow adopts them
+    (no second set of refits) and every table equals that of a flow run that started its own."""
+    from typer.testing import CliRunner
+
+    import bmsc_dge.cli as cli
+    import bmsc_dge.cli._run as cli_run
+    from bmsc_dge.tl import _early
+
+    adopted: list[bool] = []
+    adopt = _early.RefitPlan.adopt
+
+    def spy(self, fit):
+        got = adopt(self, fit)
+        adopted.append(got is not None)
+        return got
+
+    monkeypatch.setattr(_early.RefitPlan, "adopt", spy)
+    monkeypatch.setattr(cli_run, "_logging", lambda verbose: None)
+    monkeypatch.setenv("BMSC_DGE_LOCAL_SERVER", "off")
+    res = CliRunner().invoke(
+        cli.app, ["run", str(small_study["config"]), "--outdir", str(small_study["config"].parent / "cli")]
+    )
+    assert res.exit_code == 0, res.output
+    assert adopted == [True]
+    own = run_config(small_study["config"], small_study["config"].parent / "flow")
+    assert adopted == [True, False]
+    cli_run_folder = (small_study["config"].parent / "cli" / "latest").resolve()
+    tables = sorted((own / "tables").rglob("*.tsv"))
+    assert any(t.parent.name == "targets" for t in tables)  # the table with the stability columns
+    for table in tables:
+        other = cli_run_folder / table.relative_to(own)
+        assert other.read_bytes() == table.read_bytes(), table.name

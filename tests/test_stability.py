@@ -177,3 +177,36 @@ def test_refits_started_early_match_and_a_failed_contrast_leaves_no_refit_runnin
     with pytest.raises(RuntimeError, match="Wald test failed"):
         _contrast.analyse_contrast(fit, CONTRAST, study_cfg, {}, [])
     assert set(_children()) - before == set()
+
+
+def test_refit_data_before_the_fit_equals_what_the_fit_used():
+    """RefitData.before_fit predicts the fit's inputs (counts as the fit holds them, reference levels
+    set, a numeric covariate standardised), so refits started before the fit compute the same; any
+    difference in counts, frame or references makes ``same_as`` false."""
+    from bmsc_dge.targets import RefitData
+
+    rng = np.random.default_rng(5)
+    n, n_genes = 8, 120
+    counts = nb_counts(np.exp(rng.normal(5, 1, (n, n_genes))), np.full((1, n_genes), 0.1), rng)
+    samples = [f"S{i}" for i in range(n)]
+    genes = [f"G{i}" for i in range(n_genes)]
+    adata = ad.AnnData(
+        X=counts, obs=pd.DataFrame(index=samples), var=pd.DataFrame({"symbol": genes}, index=genes)
+    )
+    adata.layers["counts"] = counts.copy()
+    frame = pd.DataFrame(
+        {"condition": ["T2DM", "control"] * 4, "age": rng.uniform(40, 80, n)}, index=samples[::-1]
+    )  # rows in another order than the counts
+    design, refs = "~ age + condition", {"condition": "control"}
+    cfg = DEConfig(n_cpus=1, lfc_shrink=False)
+    predicted = RefitData.before_fit(adata, frame, design, refs)
+    actual = RefitData.of_fit(fit_deseq2(adata, frame, design, refs, cfg))
+    assert predicted.same_as(actual) and actual.same_as(predicted)
+    assert predicted.meta["age"].abs().max() < 3  # standardised, as the fit standardises it
+
+    other = adata.copy()
+    other.layers["counts"][0, 0] += 1
+    assert not RefitData.before_fit(other, frame, design, refs).same_as(actual)
+    assert not RefitData.before_fit(adata, frame, design, {"condition": "T2DM"}).same_as(actual)
+    older = frame.assign(age=frame["age"] + 1e-9 * frame["age"].rank())
+    assert not RefitData.before_fit(adata, older, design, refs).same_as(actual)

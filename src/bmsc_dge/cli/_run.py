@@ -14,6 +14,7 @@ from bmsc_dge.errors import BmscDgeError
 
 if TYPE_CHECKING:  # the study types import scanpy; the CLI loads them only when it runs
     from bmsc_dge.study import Study
+    from bmsc_dge.tl import EarlyRefits
 
 
 @app.command()
@@ -97,14 +98,50 @@ def run(
     prefect_environment()
     _logging(verbose)
     server = _Server().begin(temporary_server)
+    from bmsc_dge.tl import EarlyRefits
+
+    early = EarlyRefits([])
     try:
         _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
-        from flows.analysis import run_config  # imports Prefect while a first run's server starts
+        early = _start_early(checked[0])  # the refits use the core that is idle while Prefect imports
+        import flows.analysis  # noqa: F401  (imports Prefect while a first run's server starts)
 
         server.connect()
     except BaseException:
+        early.cancel_unadopted()
         server.abandon()  # a server launched for a run that never starts is not left running
         raise
+    try:
+        finals = _run_checked(config, outdir, checked, server.api)
+    finally:
+        early.cancel_unadopted()
+    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
+    for _, final in finals:
+        for line in summary_lines(final / "summary.md"):
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
+    # plain prints: paths stay whole on one line at any terminal width
+    for cfg, final in finals:
+        print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
+    for _, final in finals:
+        print(f"report: {final / 'report.html'}", flush=True)
+
+
+def _start_early(checked: tuple[StudyConfig, Study]) -> EarlyRefits:
+    """The first contrast's leave-one-out refits, started while Prefect imports (see :mod:`bmsc_dge.tl`)."""
+    from bmsc_dge.tl import start_refits_early
+
+    try:
+        return start_refits_early(*checked)
+    except BmscDgeError as exc:
+        raise _fail(exc) from None
+
+
+def _run_checked(
+    config: Path, outdir: Path | None, checked: list[tuple[StudyConfig, Study]], api_url: str | None
+) -> list[tuple[StudyConfig, Path]]:
+    """Run the flow for every checked study in turn, showing its stages; their config and run folder."""
+    from flows.analysis import run_config
+
     cell_types = [cfg.pseudobulk.cell_types[0] if cfg.pseudobulk else None for cfg, _ in checked]
     from bmsc_dge.runs import listen
 
@@ -124,7 +161,7 @@ def run(
                 outdir.resolve() if outdir else None,
                 checked=(cfg, study),
                 cell_type=ct,
-                api_url=server.api,
+                api_url=api_url,
             )
         except BmscDgeError as exc:
             raise _fail(exc) from None
@@ -132,15 +169,7 @@ def run(
             stop()
             display.stop()
         finals.append((cfg, final))
-    out.print(f"[bold green]done[/] in {time.perf_counter() - t0:.0f} s", highlight=False)
-    for _, final in finals:
-        for line in summary_lines(final / "summary.md"):
-            out.print(line, highlight=False, soft_wrap=True, markup=False)
-    # plain prints: paths stay whole on one line at any terminal width
-    for cfg, final in finals:
-        print(f"results: {final}  (latest: {cfg.outdir / 'latest'})")
-    for _, final in finals:
-        print(f"report: {final / 'report.html'}", flush=True)
+    return finals
 
 
 @app.command()

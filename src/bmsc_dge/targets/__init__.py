@@ -1,6 +1,7 @@
 """Target ranking: significance first, then curated prior, leading edges and leave-one-out stability."""
 
 from bmsc_dge.targets._rank import TARGET_COLUMNS, rank_targets
+from bmsc_dge.targets._refit import RefitData
 from bmsc_dge.targets._stability import (
     GENE_COLUMNS,
     SET_COLUMNS,
@@ -15,6 +16,7 @@ __all__ = [
     "SET_COLUMNS",
     "TARGET_COLUMNS",
     "PendingStability",
+    "RefitData",
     "StabilityResult",
     "leave_one_out",
     "rank_targets",

@@ -36,16 +36,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
 from bmsc_dge import deseq2 as de_mod
-from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge._fork import ForkedMap, fork_map_start
 from bmsc_dge.calls import significant
-from bmsc_dge.config import CURATED, Contrast, DEConfig, GeneSetConfig
-from bmsc_dge.errors import BmscDgeError, StabilityError
+from bmsc_dge.config import Contrast, DEConfig, GeneSetConfig
+from bmsc_dge.errors import StabilityError
+from bmsc_dge.targets._refit import RefitData, RefitOutcome, refit_without
 
 #: GSEA settings of the set re-tests when none are given (200 permutations)
 STABILITY_GSEA = GeneSetConfig(permutations=200)
@@ -152,7 +151,7 @@ def leave_one_out(
 
 
 def start_leave_one_out(
-    fit: de_mod.DEFit,
+    fit: de_mod.DEFit | RefitData,
     design: str,
     contrast: Contrast,
     *,
@@ -165,56 +164,37 @@ def start_leave_one_out(
 ) -> PendingStability:
     """Start the leave-one-out refits of :func:`leave_one_out` in forked processes and return.
 
-    The refits need only the fit, so they can start before the contrast's own Wald test and
-    GSEA, which then run beside them; :meth:`PendingStability.result` takes the full-data DE
+    The refits need only the fit's inputs, so they can start before the contrast's own Wald
+    test and GSEA (``fit`` a :class:`~bmsc_dge.deseq2.DEFit`), or even before the fit itself
+    (``fit`` the :class:`RefitData` it will be fitted on, :meth:`RefitData.before_fit`); the
+    caller then goes on beside them. :meth:`PendingStability.result` takes the full-data DE
     table and summarises. Collect (or cancel) it in the thread that started it.
     """
-    dds = fit.dds
-    samples = [str(s) for s in dds.obs_names]
-    counts = np.asarray(dds.X)
-    symbols = dds.var["symbol"].astype(str).to_numpy()
-    meta = fit.meta
+    data = fit if isinstance(fit, RefitData) else RefitData.of_fit(fit)
     processes = max(1, processes)
     settings = (gene_sets or STABILITY_GSEA).model_copy(update={"multilevel": False})  # NES and FDR only
     # LFC shrinkage is not used; with several processes each fits on one thread
     refit_cfg = cfg.model_copy(update={"lfc_shrink": False, **({"n_cpus": 1} if processes > 1 else {})})
-
-    def refit(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None] | str:
-        """The refit without sample ``i``: its DE columns and set table, or why it failed."""
-        keep = np.arange(len(samples)) != i
-        sub = ad.AnnData(
-            X=counts[keep],
-            obs=pd.DataFrame(index=[s for j, s in enumerate(samples) if keep[j]]),
-            var=pd.DataFrame({"symbol": symbols}, index=dds.var_names),
-        )
-        sub.layers["counts"] = counts[keep].copy()
-        frame = meta.loc[sub.obs_names].copy()
-        for col in frame.columns:
-            if isinstance(frame[col].dtype, pd.CategoricalDtype):
-                frame[col] = frame[col].astype(str)
-        try:
-            loo_fit = de_mod.fit_deseq2(sub, frame, design, fit.references, refit_cfg)
-            table = de_mod.contrast_table(loo_fit, contrast, alpha, refit_cfg).set_index("gene_id")
-        except BmscDgeError as exc:  # e.g. a design that becomes rank-deficient
-            return str(exc)
-        sets_table = None
-        if curated:
-            sets_table = gsea_mod.run_prerank(
-                gsea_mod.ranking_from_de(table.reset_index()),
-                {k: list(v) for k, v in curated.items()},
-                collection=CURATED,
-                settings=settings,
-                seed=seed,
-                curves=False,
-            ).table.set_index("term")[["nes", "fdr"]]
-        return table[["padj", "pvalue", "log2FoldChange"]], sets_table
-
+    refit = refit_without(data, design, contrast, alpha, refit_cfg, curated, settings, seed)
+    samples, meta = data.samples, data.meta
     candidates = [i for i, s in enumerate(samples) if _droppable(meta, s)]
     skipped = [s for s in samples if not _droppable(meta, s)]
     # The refits hold the GIL for much of their time (two threads gave no gain), so they are dealt
     # to forked processes; inside each, numpy runs on one thread.
     work = fork_map_start(refit, candidates, processes, "leave-one-out refits", StabilityError)
-    return PendingStability(work, [samples[i] for i in candidates], skipped, alpha, settings.fdr)
+    started = {
+        "design": design,
+        "contrast": contrast,
+        "alpha": alpha,
+        "cfg": cfg,
+        "curated": curated,
+        "gene_sets": gene_sets,
+        "seed": seed,
+        "processes": processes,
+    }
+    return PendingStability(
+        work, [samples[i] for i in candidates], skipped, alpha, settings.fdr, data, started
+    )
 
 
 class PendingStability:
@@ -222,13 +202,17 @@ class PendingStability:
 
     def __init__(
         self,
-        work: ForkedMap[tuple[pd.DataFrame, pd.DataFrame | None] | str],
+        work: ForkedMap[RefitOutcome],
         candidates: list[str],
         skipped: list[str],
         alpha: float,
         gsea_fdr: float,
+        data: RefitData,
+        started: dict[str, object],
     ) -> None:
         self._work = work
+        self._data = data
+        self._started = started
         self._candidates = candidates
         self._skipped = skipped
         self._alpha = alpha
@@ -237,6 +221,15 @@ class PendingStability:
     def cancel(self) -> None:
         """Stop the refits (the caller failed before :meth:`result`)."""
         self._work.cancel()
+
+    def started_as(self, data: RefitData, **arguments: object) -> bool:
+        """True when these refits are what :func:`start_leave_one_out` would start now for ``data``.
+
+        ``arguments``: every other argument of :func:`start_leave_one_out`, by name (equal values
+        and the same ``processes``, so the refits compute the same). Lets refits started before
+        the fit stand in for the fit's own.
+        """
+        return arguments == self._started and data.same_as(self._data)
 
     def result(self, full_de: pd.DataFrame) -> StabilityResult:
         """Wait for the refits and summarise them against the full-data DE table ``full_de``."""

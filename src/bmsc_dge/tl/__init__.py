@@ -21,10 +21,12 @@ from bmsc_dge.tl._contrast import (
     with_expected_directions,
     with_set_stability,
 )
+from bmsc_dge.tl._early import EarlyRefits, start_refits_early
 from bmsc_dge.tl._results import ContrastResult, no_signal_note
 
 __all__ = [
     "ContrastResult",
+    "EarlyRefits",
     "FitGroupResult",
     "StepRunner",
     "analyse_contrast",
@@ -37,6 +39,7 @@ __all__ = [
     "ora",
     "rank_targets",
     "run_directly",
+    "start_refits_early",
     "targets_for",
     "with_expected_directions",
     "with_set_stability",

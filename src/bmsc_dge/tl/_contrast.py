@@ -9,6 +9,7 @@ the UI. Each step also reports a progress stage (:func:`bmsc_dge.runs.stage`).
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -24,11 +25,14 @@ from bmsc_dge import enrichment as gsea_mod
 from bmsc_dge.config import CURATED, Contrast, GeneSetConfig, StudyConfig, TargetWeights
 from bmsc_dge.genesets import GeneSet
 from bmsc_dge.runs import stage
-from bmsc_dge.targets import PendingStability, StabilityResult, rank_targets, start_leave_one_out
+from bmsc_dge.targets import PendingStability, StabilityResult, rank_targets
+from bmsc_dge.tl._early import RefitPlan
 from bmsc_dge.tl._results import ContrastResult
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+logger = logging.getLogger(__name__)
 
 
 class StepRunner(Protocol):
@@ -95,20 +99,19 @@ def start_stability(
 
     They run in forked processes (``execution.stability_processes``; one process on a Dask
     worker) while the contrast's Wald test and GSEA go on; :func:`finish_stability` collects.
+    Refits the command line started before the fit with the same inputs and settings
+    (:func:`bmsc_dge.tl.start_refits_early`) are adopted instead.
     """
     if not cfg.targets.stability:
         return None
-    return start_leave_one_out(
-        fit,
-        cfg.design,
-        contrast,
-        alpha=cfg.alpha,
-        cfg=cfg.de,
-        curated=curated_sets,
-        gene_sets=cfg.gene_sets.model_copy(update={"permutations": cfg.targets.stability_permutations}),
-        seed=cfg.seed,
-        processes=1 if dask_worker() else cfg.execution.stability_processes,
+    plan = RefitPlan.of(
+        contrast, cfg, curated_sets, 1 if dask_worker() else cfg.execution.stability_processes
     )
+    early = plan.adopt(fit)
+    if early is not None:
+        logger.info("%s: leave-one-out refits adopted (started before the fit)", contrast.name)
+        return early
+    return plan.start(fit)
 
 
 def finish_stability(pending: PendingStability | None, de: pd.DataFrame) -> StabilityResult | None:
