@@ -28,6 +28,7 @@ from bmsc_dge.deseq2._dataset import AVG_TX_LENGTH, NORM_FACTORS, normalization_
 from bmsc_dge.deseq2._fit import (
     contrast_table,
     fit_deseq2,
+    fit_inputs,
     fit_problems,
     lrt_statistics,
     normalized_counts,
@@ -50,6 +51,7 @@ __all__ = [
     "contrast_table",
     "de_counts",
     "fit_deseq2",
+    "fit_inputs",
     "fit_problems",
     "fit_references",
     "lrt_statistics",

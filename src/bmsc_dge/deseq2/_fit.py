@@ -83,6 +83,20 @@ def size_factor_type(counts: np.ndarray, requested: str) -> str:
     return requested
 
 
+def fit_inputs(
+    adata: ad.AnnData, frame: pd.DataFrame, design: str, references: Mapping[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """What :func:`fit_deseq2` fits on: the samples x genes counts, the design frame and its scales.
+
+    The frame has the reference levels set and numeric covariates standardised
+    (:func:`standardise_covariates`, whose SDs are the scales); the leave-one-out refits that
+    start before the fit (:mod:`bmsc_dge.targets`) prepare their inputs with this same function.
+    """
+    counts = pd.DataFrame(np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names)
+    meta, scales = standardise_covariates(with_references(frame.loc[adata.obs_names], references), design)
+    return counts, meta, scales
+
+
 def fit_deseq2(
     adata: ad.AnnData,
     frame: pd.DataFrame,
@@ -110,8 +124,7 @@ def fit_deseq2(
     DEFit
         The fitted data set and the categorical design frame it used.
     """
-    counts = pd.DataFrame(np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names)
-    meta, scales = standardise_covariates(with_references(frame.loc[adata.obs_names], references), design)
+    counts, meta, scales = fit_inputs(adata, frame, design, references)
     sf_type = size_factor_type(counts.to_numpy(), cfg.size_factors)
     engine = engines.get("deseq2", cfg.engine)
     dataset_class, inference_class = engine.implementation

@@ -57,15 +57,9 @@ class RefitData:
     ) -> RefitData:
         """What :func:`bmsc_dge.deseq2.fit_deseq2` will fit on for the same arguments.
 
-        The counts are read as the fit reads them (a samples x genes frame of
-        ``layers["counts"]``), the frame prepared as it prepares it.
+        Prepared by the fit's own :func:`bmsc_dge.deseq2.fit_inputs`, so the two cannot drift apart.
         """
-        counts = pd.DataFrame(
-            np.asarray(adata.layers["counts"]), index=adata.obs_names, columns=adata.var_names
-        )
-        meta, _ = de_mod.standardise_covariates(
-            de_mod.with_references(frame.loc[adata.obs_names], references), design
-        )
+        counts, meta, _ = de_mod.fit_inputs(adata, frame, design, references)
         return cls(
             counts=counts.to_numpy(),
             samples=[str(s) for s in adata.obs_names],
