@@ -49,3 +49,28 @@ def test_exit_handlers_registered_during_the_command_still_run(tmp_path):
     body = f"    import atexit\n    atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))"
     assert _main_with(body).returncode == 0
     assert marker.read_text() == "yes"
+
+
+def test_a_run_freezes_its_start_up_objects_only_in_its_own_process():
+    """``long_lived`` pauses the collector and freezes (in ``bmsc-dge``); in-process it changes nothing."""
+    import gc
+
+    from bmsc_dge.cli._app import long_lived
+
+    before = gc.get_freeze_count()
+    with long_lived():
+        assert gc.isenabled()  # in-process (tests): the collector is not paused ...
+        kept = [[] for _ in range(1000)]
+    assert gc.get_freeze_count() == before and gc.isenabled()  # ... and nothing is frozen
+    del kept
+    body = (
+        "    import gc\n"
+        "    from bmsc_dge.cli._app import long_lived\n"
+        "    with long_lived():\n"
+        "        print('paused', not gc.isenabled())\n"
+        "        kept = [[] for _ in range(1000)]\n"
+        "    print('frozen', gc.get_freeze_count() >= 1000, 'enabled', gc.isenabled())"
+    )
+    proc = _main_with(body)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["paused", "True", "frozen", "True", "enabled", "True"]

@@ -92,3 +92,19 @@ fork_map_start(work, [1, 2], 2, "sleeping").result()
     while any(running(p) for p in children) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(running(p) for p in children)
+
+
+def _freeze_count(_: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_children_freeze_what_they_inherit_and_the_parent_is_left_alone():
+    import gc
+
+    before = gc.get_freeze_count()
+    counts = fork_map(_freeze_count, [0, 1], 2, "freeze counts")
+    # each child moved the inherited heap to the permanent generation (its collections skip it)
+    assert all(c > 1000 for c in counts)
+    assert gc.get_freeze_count() == before and gc.isenabled()

@@ -17,7 +17,7 @@ import os
 import sys
 
 from bmsc_dge.cli import _genesets, _gsea, _meta, _run, _server  # noqa: F401  (register their commands)
-from bmsc_dge.cli._app import app, err, out, prefect_environment
+from bmsc_dge.cli._app import app, err, out, own_process, prefect_environment
 from bmsc_dge.runs import server_environment as server_environment  # used by `bmsc-dge server`
 
 _exit_status = [0]
@@ -52,6 +52,7 @@ def _end_process() -> None:
 def main() -> None:
     """Entry point of the ``bmsc-dge`` command."""
     atexit.register(_end_process)
+    own_process()
     try:
         app()
     except SystemExit as exc:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bmsc_dge.cli._app import _fail, _logging, _Server, app, out, prefect_environment
+from bmsc_dge.cli._app import _fail, _logging, _Server, app, long_lived, out, prefect_environment
 from bmsc_dge.cli._terminal import StageDisplay, summary_lines
 from bmsc_dge.config import StudyConfig, load_config
 from bmsc_dge.errors import BmscDgeError
@@ -97,20 +97,21 @@ def run(
     t0 = time.perf_counter()
     prefect_environment()
     _logging(verbose)
-    server = _Server().begin(temporary_server)
-    from bmsc_dge.tl import EarlyRefits
+    with long_lived():
+        server = _Server().begin(temporary_server)
+        from bmsc_dge.tl import EarlyRefits
 
-    early = EarlyRefits([])
-    try:
-        _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
-        early = _start_early(checked[0])  # the refits use the core that is idle while Prefect imports
-        import flows.analysis  # noqa: F401  (imports Prefect while a first run's server starts)
+        early = EarlyRefits([])
+        try:
+            _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
+            early = _start_early(checked[0])  # the refits use the core that is idle while Prefect imports
+            import flows.analysis  # noqa: F401  (imports Prefect while a first run's server starts)
 
-        server.connect()
-    except BaseException:
-        early.cancel_unadopted()
-        server.abandon()  # a server launched for a run that never starts is not left running
-        raise
+            server.connect()
+        except BaseException:
+            early.cancel_unadopted()
+            server.abandon()  # a server launched for a run that never starts is not left running
+            raise
     try:
         finals = _run_checked(config, outdir, checked, server.api)
     finally:
@@ -196,24 +197,25 @@ def batch(
     t0 = time.perf_counter()
     prefect_environment()
     _logging(verbose)
-    server = _Server().begin(temporary_server)
-    from bmsc_dge.study import hand_over
+    with long_lived():
+        server = _Server().begin(temporary_server)
+        from bmsc_dge.study import hand_over
 
-    names: list[str] = []
-    tokens: list[str | None] = []
-    try:
-        for config in configs:
-            base, checked = _checked_studies(config, None)
-            names.append(base.name)
-            # a pseudobulk study runs a sub-flow per cell type, each reading its own inputs
-            tokens.append(hand_over(base, checked[0][1]) if base.pseudobulk is None else None)
-        from flows.analysis import command_line_settings
-        from flows.batch import run_studies
+        names: list[str] = []
+        tokens: list[str | None] = []
+        try:
+            for config in configs:
+                base, checked = _checked_studies(config, None)
+                names.append(base.name)
+                # a pseudobulk study runs a sub-flow per cell type, each reading its own inputs
+                tokens.append(hand_over(base, checked[0][1]) if base.pseudobulk is None else None)
+            from flows.analysis import command_line_settings
+            from flows.batch import run_studies
 
-        server.connect()
-    except BaseException:
-        server.abandon()
-        raise
+            server.connect()
+        except BaseException:
+            server.abandon()
+            raise
     out.print(f"bmsc-dge batch: {len(configs)} studies, {max_concurrency} at a time", highlight=False)
     try:
         with command_line_settings(server.api):
