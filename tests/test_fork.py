@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bmsc_dge._fork import Forked, fork_map_start
+from bmsc_dge._fork import Claims, Forked, fork_map_start
 from bmsc_dge.errors import FigureError, ForkedWorkError
 
 from .procs import running
@@ -108,3 +108,26 @@ def test_children_freeze_what_they_inherit_and_the_parent_is_left_alone():
     # each child moved the inherited heap to the permanent generation (its collections skip it)
     assert all(c > 1000 for c in counts)
     assert gc.get_freeze_count() == before and gc.isenabled()
+
+
+def test_claims_give_each_piece_to_exactly_one_process_and_a_slow_one_takes_fewer():
+    """Two children and this process walk 40 pieces; each piece is done once, and the child
+    whose pieces are slow (piece 0 takes 0.3 s there) leaves most of the rest to the others."""
+    claims = Claims()
+
+    def walk(slow: bool) -> list[int]:
+        done = []
+        for i in range(40):
+            if claims.claim(i):
+                time.sleep(0.3 if slow and i == 0 else 0.005)
+                done.append(i)
+        return done
+
+    work = Forked([lambda: walk(True), lambda: walk(False)], "claims")
+    time.sleep(0.05)  # the children start first, as figure processes do
+    own = walk(False)
+    slow, fast = work.result()
+    assert sorted(slow + fast + own) == list(range(40))  # every piece once
+    assert all(part == sorted(part) for part in (slow, fast, own))
+    assert len(slow) < len(fast) and len(slow) < 10
+    assert not claims.claim(0) and not claims.claim(39)  # given out already

@@ -210,3 +210,35 @@ def test_refit_data_before_the_fit_equals_what_the_fit_used():
     assert not RefitData.before_fit(adata, frame, design, {"condition": "T2DM"}).same_as(actual)
     older = frame.assign(age=frame["age"] + 1e-9 * frame["age"].rank())
     assert not RefitData.before_fit(adata, older, design, refs).same_as(actual)
+
+
+def test_a_refits_set_table_equals_the_full_gsea_where_multilevel_p_values_would_run(study):
+    """Refits skip the multilevel p-values (start_leave_one_out): the NES and FDR they keep must equal
+    a GSEA with them on,
+    here with a set strong enough that no permutation reaches it (so the multilevel step runs)."""
+    from bmsc_dge.enrichment import ranking_from_de, run_prerank
+    from bmsc_dge.targets import RefitData
+    from bmsc_dge.targets._refit import refit_without
+
+    fit, _, cfg = study
+    data = RefitData.of_fit(fit)
+    sub = ad.AnnData(  # the refit below, done in full: sample 0 left out
+        X=data.counts[1:], obs=pd.DataFrame(index=data.samples[1:]), var=fit.dds.var[["symbol"]]
+    )
+    sub.layers["counts"] = data.counts[1:].copy()
+    frame = fit.meta.iloc[1:].astype({"condition": str})
+    de = contrast_table(fit_deseq2(sub, frame, "~ condition", fit.references, cfg), CONTRAST, 0.05, cfg)
+    by_stat = list(de.sort_values("stat")["gene_id"])
+    curated = {"TOP_UP": by_stat[-10:], "TOP_DOWN": by_stat[:10], "MIDDLE": by_stat[150:190]}
+    settings = GeneSetConfig(permutations=200, min_size=5)
+    as_started = settings.model_copy(update={"multilevel": False})  # as start_leave_one_out sets it
+    outcome = refit_without(data, "~ condition", CONTRAST, 0.05, cfg, curated, as_started, seed=3)(0)
+    assert not isinstance(outcome, str)
+    table, sets_table = outcome
+    pd.testing.assert_series_equal(de.set_index("gene_id")["padj"], table["padj"])
+    full = run_prerank(
+        ranking_from_de(de), curated, collection="curated", settings=settings, seed=3, curves=False
+    ).table.set_index("term")
+    assert (full["pval_method"] == "multilevel").any()  # the step the refits skip did run here
+    assert sets_table is not None
+    pd.testing.assert_frame_equal(sets_table, full.loc[sets_table.index, ["nes", "fdr"]])

@@ -153,6 +153,40 @@ def test_running_scores_reuses_one_figure_and_matches_single_drawings(tmp_path):
     assert (tmp_path / "UP.svg").exists() and (tmp_path / "DOWN.png").exists()
 
 
+def test_running_scores_drawn_in_part_equal_those_drawn_in_full(tmp_path):
+    """``keep`` skips sets (another process draws them): each set kept is saved to the same PNG
+    bytes as when every set is drawn, even when the first set (whose save fixes the layout) is
+    skipped and the sets' y-axes differ in width."""
+    rng = np.random.default_rng(4)
+    ranking = pd.Series(np.sort(rng.normal(0, 2, 300))[::-1], index=[f"G{i}" for i in range(300)])
+    curves = {
+        f"SET_{k}": {
+            "res": list(scale * np.sin(np.linspace(0, 3 + k, 300))),
+            "hits": sorted(rng.choice(300, 8)),
+        }
+        for k, scale in enumerate([0.05, 1.0, -0.6, 0.35])
+    }
+    stats = {t: (float(k) - 1.5, 0.01 * (k + 1)) for k, t in enumerate(curves)}
+    for term, fig in pl.running_scores(curves, stats, ranking):
+        pl.save_figure(fig, tmp_path / "all" / term)
+    asked = []
+
+    def keep(term: str) -> bool:
+        asked.append(term)
+        return term in ("SET_1", "SET_3")
+
+    drawn = [
+        term
+        for term, fig in pl.running_scores(curves, stats, ranking, keep=keep)
+        if pl.save_figure(fig, tmp_path / "part" / term)
+    ]
+    assert asked == list(curves) and drawn == ["SET_1", "SET_3"]
+    for term in drawn:
+        assert (tmp_path / "part" / f"{term}.png").read_bytes() == (
+            tmp_path / "all" / f"{term}.png"
+        ).read_bytes()
+
+
 def test_running_score_curve_drawn_at_its_bends_is_the_same_line():
     """The curve keeps only its bends: interpolating them gives back every point; the ranked
     metric's outline keeps both ends and the sign change."""

@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 UP = "#c0392b"
 DOWN = "#2471a3"
 GREY = "#b3b6b7"
+#: resolution of saved PNGs
+DPI = 130
 
 
 def figure_and_axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.5)) -> tuple[Figure, Axes]:
@@ -21,7 +23,7 @@ def figure_and_axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.5)) -> 
     return fig, fig.add_subplot()
 
 
-def save_figure(fig: Figure | Axes, stem: str | Path, *, dpi: int = 130) -> list[Path]:
+def save_figure(fig: Figure | Axes, stem: str | Path, *, dpi: int = DPI) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` of a figure (or of the figure of an Axes); return both paths.
 
     Figures are plain :class:`matplotlib.figure.Figure` objects (never registered with pyplot), so

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import io
+from collections.abc import Callable, Iterator, Mapping
 from typing import cast
 
 import numpy as np
@@ -12,7 +13,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from bmsc_dge.config import CURATED
-from bmsc_dge.pl._common import DOWN, UP
+from bmsc_dge.pl._common import DOWN, DPI, UP
 
 
 def polyline_vertices(y: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
@@ -85,11 +86,16 @@ def running_scores(
     stats: Mapping[str, tuple[float, float]],
     ranking: pd.Series,
     metric_label: str = "Wald stat",
+    *,
+    keep: Callable[[str], bool] | None = None,
+    dpi: int = DPI,
 ) -> Iterator[tuple[str, Figure]]:
     """:func:`running_score` for many sets of one ranking, drawn on one reused figure.
 
     The ranked-metric panel and the axes are built once; each step only swaps the curve, the hit
-    marks and the title. Save each yielded figure before advancing: the next step redraws it.
+    marks and the title. Save each yielded figure (with :func:`save_figure`) before advancing: the
+    next step redraws it. The layout is the one the first set (in ``stats`` order) gets when it is
+    saved, whichever sets are drawn, so a set's figure does not depend on which others were.
 
     Parameters
     ----------
@@ -99,21 +105,34 @@ def running_scores(
         ``term -> (NES, FDR)`` in drawing order; terms without a curve are skipped.
     ranking
         The ranked metric the curves were computed on.
+    metric_label
+        Label of the ranked-metric panel.
+    keep
+        Asked once per set with a curve, in order, just before it would be drawn: ``False`` skips
+        it (e.g. another process draws it). ``None`` draws every set.
+    dpi
+        The resolution the figures are saved at (the layout is solved for it).
     """
     fig: Figure | None = None
     for term, (nes, fdr) in stats.items():
         curve = curves.get(term)
         if not curve:
             continue
+        wanted = keep is None or keep(term)
         if fig is None:
             fig = cast(
                 Figure,
                 running_score(curve, ranking, term=term, nes=nes, fdr=fdr, metric_label=metric_label).figure,
             )
             line, ticks = fig.axes[0].lines[0], cast(LineCollection, fig.axes[1].collections[0])
-            yield term, fig
-            # after the first save the layout is fixed; later titles have the same two lines
+            if wanted:
+                yield term, fig  # its save solves the layout
+            else:
+                fig.savefig(io.BytesIO(), format="png", dpi=dpi)  # solved as that save would
+            # the layout is fixed from here on; later titles have the same two lines
             fig.set_layout_engine(None)
+            continue
+        if not wanted:
             continue
         res = np.asarray(curve["res"], dtype=float)
         x = polyline_vertices(res)

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bmsc_dge import pl
-from bmsc_dge._fork import Forked
+from bmsc_dge._fork import Claims, Forked
 from bmsc_dge.calls import significant
 from bmsc_dge.config import CURATED, StudyConfig
 from bmsc_dge.errors import FigureError
@@ -45,16 +45,19 @@ def volcano_labels(result: ContrastResult, alpha: float, n_targets: int = 10, n_
 
 
 def _draw_share(
-    run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, share: tuple[int, int]
+    run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, claims: Claims
 ) -> list[tuple[int, str, str]]:
-    """Draw figure number ``i`` when ``i % n == k`` for ``share = (k, n)``; return ``(i, label, path)``."""
-    k, n_shares = share
+    """Draw the figures ``claims`` gives this process, in figure order; return ``(i, label, path)``.
+
+    Every process walks all figures in the same order (figure ``i`` is the ``i``-th asked for)
+    and draws those it claims.
+    """
     out: list[tuple[int, str, str]] = []
     counter = itertools.count()
 
     def mine() -> int | None:
         i = next(counter)
-        return i if i % n_shares == k else None
+        return i if claims.claim(i) else None
 
     def emit(label: str, build: Callable[[], Figure | Axes], *parts: str) -> None:
         i = mine()
@@ -147,42 +150,50 @@ def _draw_share(
 def _running_score_figures(
     run: RunDir, r: ContrastResult, cur: pd.DataFrame, ranking: pd.Series, mine: Callable[[], int | None]
 ) -> list[tuple[int, str, str]]:
-    """Running-score figures of the curated sets this share draws (``mine()`` numbers each set).
+    """Running-score figures of the curated sets this process claims (``mine()`` numbers each set).
 
     One figure is reused for all of them (:func:`bmsc_dge.pl.running_scores`); each set still
-    counts as one figure.
+    counts as one figure and is claimed just before it is drawn.
     """
     n = r.contrast.name
-    index = {}
-    for t, e, f in zip(cur["term"].astype(str), cur["nes"], cur["fdr"], strict=True):
-        if r.curves.get(t):
-            i = mine()
-            if i is not None:
-                index[t] = (i, float(e), float(f))
-    stats = {t: (e, f) for t, (_, e, f) in index.items()}
+    stats = {
+        t: (float(e), float(f))
+        for t, e, f in zip(cur["term"].astype(str), cur["nes"], cur["fdr"], strict=True)
+        if r.curves.get(t)
+    }
+    index: dict[str, int] = {}
+
+    def keep(term: str) -> bool:
+        i = mine()
+        if i is not None:
+            index[term] = i
+        return i is not None
+
     return [
-        (index[term][0], f"gsea/{n}/{term}", _save(run, fig, "figures", "gsea", n, f"{term}.running"))
-        for term, fig in pl.running_scores(r.curves, stats, ranking)
+        (index[term], f"gsea/{n}/{term}", _save(run, fig, "figures", "gsea", n, f"{term}.running"))
+        for term, fig in pl.running_scores(r.curves, stats, ranking, keep=keep)
     ]
 
 
 class PendingFigures:
-    """Figures being drawn in forked processes (or, with one process, drawn on :meth:`result`).
+    """Figures being drawn in forked processes, which this process joins in :meth:`result`.
 
-    Matplotlib draws in Python under the GIL, so threads do not help; forked children
-    (:class:`bmsc_dge._fork.Forked`) draw their share of the figures while the parent writes the
-    tables, and send back ``(index, label, path)`` triples. Create and collect a
-    ``PendingFigures`` in the same thread.
+    Matplotlib draws in Python under the GIL, so threads do not help; ``processes`` forked
+    children (:class:`bmsc_dge._fork.Forked`) start drawing while the parent writes the tables,
+    and the parent draws beside them once it calls :meth:`result`. Each figure goes to whichever
+    process reaches it first (:class:`bmsc_dge._fork.Claims`), so none waits while another still
+    has several to draw. With one process nothing is forked and :meth:`result` draws them all.
+    Figures are the same whichever process draws them. Create and collect a ``PendingFigures``
+    in the same thread.
     """
 
     def __init__(
         self, run: RunDir, cfg: StudyConfig, results: list[ContrastResult], qc: QCResult, processes: int
     ) -> None:
         n = max(1, processes)
+        self._draw = partial(_draw_share, run, cfg, results, qc, Claims())
         self._work: Forked[list[tuple[int, str, str]]] = Forked(
-            [partial(_draw_share, run, cfg, results, qc, share=(k, n)) for k in range(n)],
-            "drawing figures",
-            FigureError,
+            [self._draw] * n if n > 1 else [], "drawing figures", FigureError
         )
         self._processes = n
 
@@ -191,10 +202,17 @@ class PendingFigures:
         self._work.cancel()
 
     def result(self) -> dict[str, str]:
-        """Wait for the drawing to finish; ``label -> PNG path relative to the run folder``."""
-        entries = [e for part in self._work.result() for e in part]
+        """Draw what the children have not claimed, wait for them; ``label -> PNG path relative to the run folder``."""
+        try:
+            own = self._draw()
+        except BaseException:
+            self._work.cancel()
+            raise
+        entries = [*own, *(e for part in self._work.result() for e in part)]
         out = {label: path for _, label, path in sorted(entries)}
-        logger.info("wrote %d figures (%d process(es))", len(out), self._processes)
+        logger.info(
+            "wrote %d figures (%d in this process, %d process(es))", len(out), len(own), self._processes
+        )
         return out
 
 
@@ -203,6 +221,6 @@ def write_figures(
 ) -> dict[str, str]:
     """Draw and save all figures; return ``label -> PNG path relative to the run folder``.
 
-    ``processes > 1`` draws them in that many forked processes (see :class:`PendingFigures`).
+    ``processes > 1`` draws them in that many forked processes and this one (see :class:`PendingFigures`).
     """
     return PendingFigures(run, cfg, results, qc, processes).result()
