@@ -74,3 +74,16 @@ def test_a_run_freezes_its_start_up_objects_only_in_its_own_process():
     proc = _main_with(body)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["paused", "True", "frozen", "True", "enabled", "True"]
+
+
+def test_reading_a_study_and_starting_its_refits_does_not_import_scanpy():
+    """``bmsc-dge run`` starts the refits once the engine is imported and the inputs read; scanpy
+    (sample QC and pseudobulk only, ~0.4 s with numba) is not on that path (the CLI imports it
+    beside the refits)."""
+    script = (
+        "import sys, bmsc_dge.cli, bmsc_dge.study, bmsc_dge.tl, bmsc_dge.targets\n"
+        "print('scanpy' in sys.modules, 'numba' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

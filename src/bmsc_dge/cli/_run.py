@@ -105,6 +105,8 @@ def run(
         try:
             _, checked = _checked_studies(config, outdir)  # bad input: one line, before Prefect starts
             early = _start_early(checked[0])  # the refits use the core that is idle while Prefect imports
+            import scanpy  # noqa: F401  (sample QC's; beside the refits, not before them)
+
             import flows.analysis  # noqa: F401  (imports Prefect while a first run's server starts)
 
             server.connect()
