@@ -131,3 +131,45 @@ def test_claims_give_each_piece_to_exactly_one_process_and_a_slow_one_takes_fewe
     assert all(part == sorted(part) for part in (slow, fast, own))
     assert len(slow) < len(fast) and len(slow) < 10
     assert not claims.claim(0) and not claims.claim(39)  # given out already
+
+
+def test_a_fork_while_another_thread_draws_does_not_hang_the_child():
+    """``bmsc-dge batch`` runs studies in threads; a child forked while another thread holds
+    matplotlib's drawing lock (one for all figures) must not inherit it held and hang at its
+    first figure (this hung a 20-study batch before the fork took the lock)."""
+    import io
+    import select
+    import threading
+
+    from matplotlib.figure import Figure
+
+    held, release = threading.Event(), threading.Event()
+
+    def drawing() -> None:  # another study's thread, in the middle of a figure
+        with Figure._render_lock:
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=drawing)
+    other.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+
+    def draw() -> int:
+        fig = Figure()
+        fig.add_subplot().plot([1, 2, 3])
+        fig.savefig(io.BytesIO(), format="png")
+        return 1
+
+    work = Forked([draw, draw], "drawing")
+    other.join()
+    fds = [fd for _, fd in work._children]
+    finished: set[int] = set()
+    deadline = time.monotonic() + 30
+    while len(finished) < len(fds) and time.monotonic() < deadline:
+        ready, _, _ = select.select([f for f in fds if f not in finished], [], [], 0.5)
+        finished.update(ready)
+    if len(finished) < len(fds):
+        work.cancel()
+        pytest.fail("a forked child hung on the drawing lock it inherited")
+    assert work.result() == [1, 1]

@@ -24,9 +24,10 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Generic, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from bmsc_dge.errors import ForkedWorkError
 
@@ -43,6 +44,29 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+
+def _drawing_lock() -> Any:
+    """Matplotlib's drawing lock (one for all figures), or a stand-in when matplotlib is not loaded.
+
+    A child forked while another thread of the parent draws a figure (``bmsc-dge batch`` runs
+    studies in threads, and a run's own process draws figures too) would inherit that lock held
+    by a thread it does not have, and hang at its first figure. The forking thread takes the lock
+    (waiting for a figure being drawn to finish) and each child releases its copy.
+    """
+    figure = sys.modules.get("matplotlib.figure")
+    return figure.Figure._render_lock if figure is not None else _NoLock()
 
 
 def _child_main(fd: int, work: Callable[[], object]) -> NoReturn:
@@ -92,15 +116,18 @@ class Forked(Generic[R]):
         self._children: list[tuple[int, int]] = []  # (pid, read fd)
         if len(self._shares) > 1 and hasattr(os, "fork"):
             parent = os.getpid()
-            for share in self._shares:
-                read, write = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # child
-                    _die_with(parent)
-                    os.close(read)
-                    _child_main(write, share)
-                os.close(write)
-                self._children.append((pid, read))
+            drawing = _drawing_lock()
+            with drawing:
+                for share in self._shares:
+                    read, write = os.pipe()
+                    pid = os.fork()
+                    if pid == 0:  # child
+                        drawing.release()  # taken by the thread it is a copy of
+                        _die_with(parent)
+                        os.close(read)
+                        _child_main(write, share)
+                    os.close(write)
+                    self._children.append((pid, read))
 
     def cancel(self) -> None:
         """Kill and reap the children (when the step fails before :meth:`result`)."""
