@@ -292,9 +292,12 @@ class _Supervisor:
                 return 0.0
             self.started = time.time()
         window = self.timeout if self.timeout is not None else 60.0
-        # a lease seen live at the last check counts until then (its holder may have been killed)
+        # a lease seen live at the last check counts until then (its holder may have been killed);
+        # "live" is a use stamped no earlier than this check began (a clock read after the call
+        # missed it whenever reading the leases took over a millisecond, e.g. on a loaded machine)
+        checked = time.time()
         last = last_activity(self.home, self.api, window, max(self.started, self.last_seen_busy))
-        if last >= time.time() - 1e-3:
+        if last >= checked:
             self.last_seen_busy = last
         self._write_activity(last)
         return time.time() - last
