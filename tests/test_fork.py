@@ -112,14 +112,14 @@ def test_children_freeze_what_they_inherit_and_the_parent_is_left_alone():
 
 def test_claims_give_each_piece_to_exactly_one_process_and_a_slow_one_takes_fewer():
     """Two children and this process walk 40 pieces; each piece is done once, and the child
-    whose pieces are slow (piece 0 takes 0.3 s there) leaves most of the rest to the others."""
+    whose first piece is slow (0.3 s, whichever it claims) leaves most of the rest to the others."""
     claims = Claims()
 
     def walk(slow: bool) -> list[int]:
         done = []
         for i in range(40):
             if claims.claim(i):
-                time.sleep(0.3 if slow and i == 0 else 0.005)
+                time.sleep(0.3 if slow and not done else 0.005)  # the slow one: its first piece
                 done.append(i)
         return done
 

@@ -25,9 +25,10 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 from bmsc_dge.errors import ForkedWorkError
 
@@ -46,19 +47,8 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-
-def _drawing_lock() -> Any:
-    """Matplotlib's drawing lock (one for all figures), or a stand-in when matplotlib is not loaded.
+def _drawing_lock() -> threading.RLock | None:
+    """Matplotlib's drawing lock (one for all figures), or None when matplotlib is not loaded.
 
     A child forked while another thread of the parent draws a figure (``bmsc-dge batch`` runs
     studies in threads, and a run's own process draws figures too) would inherit that lock held
@@ -66,7 +56,7 @@ def _drawing_lock() -> Any:
     (waiting for a figure being drawn to finish) and each child releases its copy.
     """
     figure = sys.modules.get("matplotlib.figure")
-    return figure.Figure._render_lock if figure is not None else _NoLock()
+    return figure.Figure._render_lock if figure is not None else None
 
 
 def _child_main(fd: int, work: Callable[[], object]) -> NoReturn:
@@ -117,12 +107,13 @@ class Forked(Generic[R]):
         if len(self._shares) > 1 and hasattr(os, "fork"):
             parent = os.getpid()
             drawing = _drawing_lock()
-            with drawing:
+            with drawing or contextlib.nullcontext():
                 for share in self._shares:
                     read, write = os.pipe()
                     pid = os.fork()
                     if pid == 0:  # child
-                        drawing.release()  # taken by the thread it is a copy of
+                        if drawing is not None:
+                            drawing.release()  # taken by the thread it is a copy of
                         _die_with(parent)
                         os.close(read)
                         _child_main(write, share)

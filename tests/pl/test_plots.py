@@ -187,6 +187,26 @@ def test_running_scores_drawn_in_part_equal_those_drawn_in_full(tmp_path):
         ).read_bytes()
 
 
+def test_running_scores_that_keep_no_set_draw_nothing(monkeypatch):
+    """A process that claims none of a contrast's sets builds and lays out no figure for them."""
+    import bmsc_dge.pl.gsea as gsea_plots
+
+    def no_figure(*args, **kwargs):
+        raise AssertionError("a figure was built for sets no one asked for")
+
+    monkeypatch.setattr(gsea_plots, "running_score", no_figure)
+    ranking = pd.Series(np.linspace(3, -3, 50), index=[f"G{i}" for i in range(50)])
+    curves = {"A": {"res": [0.1] * 50, "hits": [1]}, "B": {"res": [-0.1] * 50, "hits": [2]}}
+    asked: list[str] = []
+
+    def keep(term: str) -> bool:
+        asked.append(term)
+        return False
+
+    drawn = list(pl.running_scores(curves, {"A": (1.0, 0.1), "B": (-1.0, 0.2)}, ranking, keep=keep))
+    assert drawn == [] and asked == ["A", "B"]
+
+
 def test_running_score_curve_drawn_at_its_bends_is_the_same_line():
     """The curve keeps only its bends: interpolating them gives back every point; the ranked
     metric's outline keeps both ends and the sign change."""

@@ -113,27 +113,32 @@ def running_scores(
     dpi
         The resolution the figures are saved at (the layout is solved for it).
     """
+    with_curve = [(t, curves[t], nes, fdr) for t, (nes, fdr) in stats.items() if curves.get(t)]
     fig: Figure | None = None
-    for term, (nes, fdr) in stats.items():
-        curve = curves.get(term)
-        if not curve:
+    for k, (term, curve, nes, fdr) in enumerate(with_curve):
+        if keep is not None and not keep(term):
             continue
-        wanted = keep is None or keep(term)
-        if fig is None:
+        if fig is None:  # built for the first set drawn; laid out as the first set of all is
+            first_term, first_curve, first_nes, first_fdr = with_curve[0]
             fig = cast(
                 Figure,
-                running_score(curve, ranking, term=term, nes=nes, fdr=fdr, metric_label=metric_label).figure,
+                running_score(
+                    first_curve,
+                    ranking,
+                    term=first_term,
+                    nes=first_nes,
+                    fdr=first_fdr,
+                    metric_label=metric_label,
+                ).figure,
             )
             line, ticks = fig.axes[0].lines[0], cast(LineCollection, fig.axes[1].collections[0])
-            if wanted:
+            if k == 0:
                 yield term, fig  # its save solves the layout
-            else:
-                fig.savefig(io.BytesIO(), format="png", dpi=dpi)  # solved as that save would
-            # the layout is fixed from here on; later titles have the same two lines
+                # the layout is fixed from here on; later titles have the same two lines
+                fig.set_layout_engine(None)
+                continue
+            fig.savefig(io.BytesIO(), format="png", dpi=dpi)  # solved as the first set's save would
             fig.set_layout_engine(None)
-            continue
-        if not wanted:
-            continue
         res = np.asarray(curve["res"], dtype=float)
         x = polyline_vertices(res)
         line.set_data(x, res[x])
