@@ -1,7 +1,8 @@
 """Benchmark bmsc-dge against stock PyDESeq2, plain gseapy and (optionally) R DESeq2.
 
     .venv/bin/python benchmarks/run.py [--repeats 3] [--sizes 20000x6,20000x12,60000x12,20000x200]
-                                       [--gsea] [--flow] [--r] [--batch] [--pseudobulk] [--scale]
+                                       [--gsea] [--flow [--startup]] [--r] [--batch] [--pseudobulk]
+                                       [--scale]
 
 Every measurement runs in a fresh process on the same seeded simulated study (5% of genes changed);
 the table reports the median wall time over ``--repeats`` runs and the peak resident memory of
@@ -21,6 +22,13 @@ the measured process. Rows:
                       running Prefect server (how scheduled runs execute) and with Prefect's
                       temporary server; with ``--r``, R DESeq2 alone on the same example files and
                       design, measured in turn with them in every repeat (``x vs R`` = R / flow)
+* ``start-up:*``      (``--flow --startup``, diagnostic) how much of each side is start-up: the
+                      example run timed as the *second* run in one Python process (everything
+                      already imported: ``bmsc_dge.cli.app`` called twice; the first starts the
+                      folder's background server and sets ``PREFECT_API_URL``, which the second
+                      uses), and, with ``--r``, R's start-up
+                      and ``library(DESeq2)`` alone. Neither is a way to run either tool; they show
+                      what a run costs without its imports, measured in turn with the rows above
 * ``batch:*``         (``--batch``) ``bmsc-dge batch`` of 20 simulated studies (2,000 or 300
                       genes x 8 samples each, curated + Hallmark, stability on), 4 at a time, against a
                       ``bmsc-dge server`` on SQLite and on a throw-away PostgreSQL cluster
@@ -105,6 +113,8 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
     warnings.filterwarnings("ignore")
     if kind == "pseudobulk:bmsc-dge":  # GENES = cells, SAMPLES = genes here
         return _pseudobulk_one(n_genes, n_samples)
+    if kind == "flow:warm":
+        return _warm_flow_one()
     genes, study = _study(n_genes, n_samples)
     frame = study.samples[["condition"]].astype(str)
     t = time.perf_counter()
@@ -168,6 +178,23 @@ def one(kind: str, n_genes: int, n_samples: int) -> dict[str, float]:
     else:
         raise SystemExit(f"unknown kind {kind}")
     seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mib": peak}
+
+
+def _warm_flow_one() -> dict[str, float]:
+    """The example's ``bmsc-dge run`` twice in this process (cwd: the run folder); time the second."""
+    from bmsc_dge.cli import app
+    from bmsc_dge.cli._app import own_process
+
+    own_process()  # as bmsc_dge.cli.main: the command's own process (start-up objects frozen)
+    argv = ["run", str(ROOT / "configs" / "example.yaml"), "--outdir", os.getcwd()]
+    seconds = 0.0
+    for _ in range(2):
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON answer
+            app(argv, standalone_mode=False)
+        seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "peak_mib": peak}
 
@@ -266,15 +293,19 @@ FLOW_ROWS = {
     "later": "flow:example, one-off run, later (background server reused)",
     "served": "flow:example, Prefect server running (PREFECT_API_URL set)",
     "temporary": "flow:example, Prefect's temporary server (--temporary-server)",
+    "r-startup": "start-up:R, Rscript start-up and library(DESeq2) alone",
+    "warm": "start-up:flow:example, second run in one process (everything imported; diagnostic)",
 }
+R_STARTUP = ["Rscript", "-e", "suppressPackageStartupMessages(library(DESeq2))"]
 
 
-def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
+def _flow_rows(repeats: int, with_r: bool, startup: bool = False) -> list[dict[str, object]]:
     """The example run every way it can be started, side by side with R DESeq2 alone.
 
     Each repeat runs every variant once, in turn (R first), so machine noise falls on all of them
     alike; a one-off run is ``bmsc-dge run`` with no server configured (the first in a new folder
-    starts the folder's background server, the later one reuses it).
+    starts the folder's background server, the later one reuses it). ``startup`` adds the
+    diagnostic ``start-up:*`` rows (module docstring).
     """
     exe = str(Path(sys.executable).with_name("bmsc-dge"))
     config = str(ROOT / "configs" / "example.yaml")
@@ -320,6 +351,26 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
                         subprocess.run([exe, "server", "--stop"], cwd=tmp, env=env, capture_output=True)
                 with tempfile.TemporaryDirectory() as tmp:
                     record("served", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=served))
+                if startup:
+                    if with_r:
+                        record("r-startup", _timed(R_STARTUP))
+                    with tempfile.TemporaryDirectory() as tmp:
+                        try:
+                            t0 = time.perf_counter()
+                            warm = subprocess.run(
+                                [sys.executable, __file__, "--one", "flow:warm", "0", "0"],
+                                cwd=tmp,
+                                env=env,
+                                capture_output=True,
+                                text=True,
+                                check=True,
+                            )
+                            answer = json.loads(warm.stdout.strip().splitlines()[-1])
+                            record("warm", (answer["seconds"], answer["peak_mib"]))
+                            whole = time.perf_counter() - t0
+                            print(f"  (warm process: {whole:.1f} s in all)", file=sys.stderr)
+                        finally:
+                            subprocess.run([exe, "server", "--stop"], cwd=tmp, env=env, capture_output=True)
                 with tempfile.TemporaryDirectory() as tmp:
                     record(
                         "temporary",
@@ -334,7 +385,7 @@ def _flow_rows(repeats: int, with_r: bool) -> list[dict[str, object]]:
         if not times[kind]:
             continue
         extra = {}
-        if r_median and kind != "r":
+        if r_median and kind not in ("r", "r-startup"):
             extra["x vs R"] = r_median / statistics.median(times[kind])
         rows.append(_row(label, times[kind], peaks[kind], **extra))
     return rows
@@ -430,6 +481,9 @@ def main() -> None:
         "--gsea", action="store_true", help="GSEA rows (gseapy on 1,000 sets takes ~80 s per run)"
     )
     ap.add_argument("--flow", action="store_true", help="whole example flow rows")
+    ap.add_argument(
+        "--startup", action="store_true", help="with --flow: diagnostic rows without start-up imports"
+    )
     ap.add_argument("--r", action="store_true", help="R DESeq2 rows (needs Rscript with DESeq2)")
     ap.add_argument("--batch", action="store_true", help="20-study batch on SQLite and PostgreSQL servers")
     ap.add_argument(
@@ -483,7 +537,7 @@ def main() -> None:
         res = _measure(["--one", "de:bmsc-dge", "60000", "1000"])
         add(_row("scale:bmsc-dge (60000 x 1000)", [res["seconds"]], [res["peak_mib"]]))
     if args.flow:
-        for row in _flow_rows(args.repeats, args.r):
+        for row in _flow_rows(args.repeats, args.r, args.startup):
             add(row)
     if args.batch:
         for row in _batch_rows(args.repeats):

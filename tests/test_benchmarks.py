@@ -17,3 +17,36 @@ def test_one_measurement_prints_seconds_and_memory(kind):
     )
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["seconds"] > 0 and res["peak_mib"] > 50
+
+
+@pytest.mark.e2e
+def test_warm_flow_measurement_times_a_second_run_in_one_process(tmp_path):
+    """``--one flow:warm`` (the ``--startup`` diagnostic) runs the example twice and times the second."""
+    import os
+
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "BMSC_DGE_LOCAL_SERVER": "on"}
+    try:
+        out = subprocess.run(
+            [sys.executable, str(SCRIPT), "--one", "flow:warm", "0", "0"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        res = json.loads(out.stdout.strip().splitlines()[-1])  # the run's own lines went to stderr
+        assert res["seconds"] > 0 and res["peak_mib"] > 50
+        runs = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+        assert len(runs) == 2, runs
+        # the first run started the folder's server and set PREFECT_API_URL; the second used it
+        assert out.stderr.count("started in the background") == 1, out.stderr[-3000:]
+    finally:
+        bin_dir = Path(sys.executable).parent
+        subprocess.run(
+            [str(bin_dir / "bmsc-dge"), "server", "--stop"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
