@@ -6,6 +6,14 @@ to tighter, measured tolerances: size factors and the independent-filtering thre
 relative, the dispersion trend coefficients to 1e-6 relative, final dispersions to 1e-4 relative at
 the median, VST to 1e-8 absolute. Measured on this machine: LFC Spearman >= 0.99996, call
 agreement 100% on all seven datasets, median relative dispersion difference <= 1e-9.
+
+Our last bits depend on the CPU (OpenBLAS picks its kernels per CPU, numpy its SIMD paths), R's do
+not (its references regenerate byte-identically on another CPU). These tolerances were set on an
+earlier machine (its CPU features were not recorded); on an AVX2 one without AVX-512
+(2026-12-02, OpenBLAS "Haswell" kernels) two things moved, each named where it is tested: one
+knife-edge gene in shallow_two (see
+``test_shallow_two_knife_edge_gene_is_decided_by_rounding_noise``), and genes whose IRLS stops at
+R's deviance tolerance on a flat likelihood ending at another iterate (covariate tests).
 """
 
 import numpy as np
@@ -26,6 +34,12 @@ from .parity_helpers import (
     r_prior_variance,
     run_case,
 )
+
+# shallow_two's one knife-edge gene (gene02100) takes the other branch of R's gene-wise rule than R
+# did, so the 2 vs 2 trend moves by 0.41% (measured on the AVX2 machine; < 1e-6 on the earlier one)
+# and with it every dispersion (median 7.6e-5 relative) and standard error (largest 0.19%)
+TREND_RTOL = {"shallow_two": 1e-2}
+SE_RTOL = {"shallow_two": 5e-3}
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -55,7 +69,9 @@ def test_dispersions_match_r(case):
         np.column_stack([np.ones(ok.sum()), 1 / r.loc[ok, "baseMean"]]), r.loc[ok, "dispFit"], rcond=None
     )[0]
     if name != "outliers":  # R reports post-refit gene-wise estimates there; the trend is compared below
-        np.testing.assert_allclose(fit.dds.uns["trend_coeffs"].to_numpy(), trend_r, rtol=1e-6)
+        np.testing.assert_allclose(
+            fit.dds.uns["trend_coeffs"].to_numpy(), trend_r, rtol=TREND_RTOL.get(name, 1e-6)
+        )
     else:
         np.testing.assert_allclose(fit.dds.uns["trend_coeffs"].to_numpy(), trend_r, rtol=1e-4)
     rel = (v.loc[ok, "dispersions"] / r.loc[ok, "dispersion"] - 1).abs()
@@ -109,9 +125,9 @@ def test_no_zero_pvalue_unless_r_has_one(name):
     assert ((o["padj"] == 0) & (r["padj"] != 0)).sum() == 0
     # Standard errors: R forms them from means clamped at minmu (the cause of the old p = 0 calls in
     # shallow data) and refits IRLS non-convergers with optim. Measured: largest relative SE
-    # difference 5e-7 over these five datasets.
+    # difference 5e-7 over these five datasets (except shallow_two on an AVX2 machine: SE_RTOL).
     both = o["lfcSE"].notna() & r["lfcSE"].notna()
-    np.testing.assert_allclose(o.loc[both, "lfcSE"], r.loc[both, "lfcSE"], rtol=1e-5)
+    np.testing.assert_allclose(o.loc[both, "lfcSE"], r.loc[both, "lfcSE"], rtol=SE_RTOL.get(name, 1e-5))
 
 
 def test_fewdf_regime_is_exercised():
@@ -161,6 +177,12 @@ def _continuous_table(frame: pd.DataFrame, contrast) -> pd.DataFrame:
     return contrast_table(fit, contrast, 0.05, cfg).set_index("gene_id")
 
 
+# IRLS stops once the deviance changes by < 1e-8 relative (R's rule); a gene whose path shifts by
+# a bit (another CPU's BLAS kernels) stops at another iterate. Largest difference measured over the
+# 2000 genes: < 1e-8 on the earlier machine, 1.1e-7 (one gene, lfcSE) on the AVX2 one.
+IRLS_RTOL = 1e-6
+
+
 def test_covariate_with_large_mean_equals_r_on_the_scaled_covariate():
     """Raw ages (mean 70.6) in; R was run on scale(age): the tables agree to numerical precision."""
     _, frame = load_dataset("continuous")
@@ -169,7 +191,7 @@ def test_covariate_with_large_mean_equals_r_on_the_scaled_covariate():
     r = pd.read_csv(DATA / "continuous.r_results.csv").set_index("gene")
     o = ours.reindex(r.index)
     for col in ("log2FoldChange", "lfcSE", "stat", "pvalue", "padj"):
-        np.testing.assert_allclose(o[col], r[col], rtol=1e-8, equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(o[col], r[col], rtol=IRLS_RTOL, equal_nan=True, err_msg=col)
 
 
 def test_covariate_slope_is_reported_per_original_unit():
@@ -180,7 +202,7 @@ def test_covariate_slope_is_reported_per_original_unit():
     r = pd.read_csv(DATA / "continuous.r_age.csv").set_index("gene")  # R's per-SD slope / SD(age)
     o = ours.reindex(r.index)
     for col in ("log2FoldChange", "lfcSE", "stat", "pvalue"):
-        np.testing.assert_allclose(o[col], r[col], rtol=1e-8, equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(o[col], r[col], rtol=IRLS_RTOL, equal_nan=True, err_msg=col)
 
 
 def test_raw_and_centred_covariate_give_the_same_table():
@@ -190,9 +212,10 @@ def test_raw_and_centred_covariate_give_the_same_table():
     a = _continuous_table(frame, contrast)
     b = _continuous_table(centred, contrast).reindex(a.index)
     # the standardised ages differ in their last bits ((x - mean) / sd from other inputs) and IRLS
-    # stops at R's deviance tolerance (1e-8), so the fits agree to ~1e-8 relative (measured 7.5e-9)
+    # stops at R's deviance tolerance (1e-8), so the fits agree to ~1e-8 relative (measured 7.5e-9
+    # on the earlier machine, 1.1e-7 for one gene's lfcSE on the AVX2 one)
     for col in ("baseMean", "log2FoldChange", "lfcSE", "pvalue", "padj"):
-        np.testing.assert_allclose(a[col], b[col], rtol=1e-7, equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-6, equal_nan=True, err_msg=col)
 
 
 def test_donors_numbered_as_labs_number_them_equal_r_once_declared_factors():
@@ -221,3 +244,40 @@ def test_donors_numbered_as_labs_number_them_equal_r_once_declared_factors():
     o = table.set_index("gene_id").reindex(r.index)
     ok = r["pvalue"].notna()
     np.testing.assert_allclose(o.loc[ok, "pvalue"], r.loc[ok, "pvalue"], rtol=1e-6)
+
+
+def test_shallow_two_knife_edge_gene_is_decided_by_rounding_noise():
+    """Why gene02100's gene-wise dispersion differs from R's (1.5e-6 against 0.0956).
+
+    R's rule: the Armijo line search starts at the moments estimate (here 1.5e-6); a gene whose
+    search ends after one iteration counts as not converged and goes to the grid search. At
+    1/alpha = 6.5e5 the log posterior is a difference of lgamma values near 8e6, computed to
+    ~1e-9, while the first step changes it by ~4e-10: whether that step is accepted (one
+    iteration, then the grid: R's answer) or rejected (two iterations, converged: ours on an AVX2
+    machine) is decided by rounding noise. Both are R's rule; the grid gives R's number exactly.
+    """
+    from scipy.special import gammaln
+
+    from bmsc_dge.deseq2._dispersion import dlog_posterior, grid_search, log_posterior
+
+    _, fit = run_case("shallow_two")
+    dds = fit.dds
+    j = list(dds.var_names).index("gene02100")
+    y = np.asarray(dds.X[:, [j]], dtype=float)
+    mu = dds.layers["_mu_hat"][:, [j]]
+    x = np.asarray(dds.obsm["design_matrix"], dtype=float)
+    a0 = np.log(dds.var["_MoM_dispersions"].to_numpy()[[j]])
+    assert np.exp(a0[0]) == pytest.approx(1.5478e-6, rel=1e-3)
+    step = dlog_posterior(a0, y, mu, x, None, 1.0)  # kappa_0 = 1
+    expected_change = float(step[0] ** 2)  # first-order change of the log posterior
+    noise = float(np.spacing(gammaln(y.max() + np.exp(-a0[0]))))  # one ulp of the terms that cancel
+    assert expected_change < noise  # below one rounding step of the terms that cancel ...
+    actual = float(
+        (log_posterior(a0 + step, y, mu, x, None, 1.0) - log_posterior(a0, y, mu, x, None, 1.0))[0]
+    )
+    assert abs(actual) < 10 * noise  # ... and the computed change is of the size of that rounding
+    r = pd.read_csv(DATA / "shallow_two.r_results.csv").set_index("gene")
+    grid = float(np.exp(grid_search(y, x, mu, None, 1.0))[0])
+    assert grid == pytest.approx(r.loc["gene02100", "dispGeneEst"], rel=1e-8)  # R went to the grid
+    ours = float(fit.dds.var["genewise_dispersions"].iloc[j])  # one branch or the other, nothing else
+    assert ours == pytest.approx(np.exp(a0[0]), rel=1e-12) or ours == pytest.approx(grid, rel=1e-12)

@@ -113,8 +113,11 @@ def test_de_equals_r(fitted):
     by up to 7e-4 in log2FC (measured; p-values 2e-4 relative): IRLS stops once the deviance changes
     by < 1e-8 relative, which on flat likelihoods (e.g. a gene with many zeros at the dispersion
     cap 14) leaves both fits short of the optimum by different amounts (the same happens in the
-    integer-count sources, so not from the length offsets). The issue asks for >= 99.9% call
-    agreement and Spearman >= 0.999.
+    integer-count sources, so not from the length offsets). Where it stops depends on the last
+    bits, so on the CPU: on an AVX2 machine (OpenBLAS Haswell kernels; the 7e-4 was measured on the
+    earlier one) ENSG00000197123 (7 of 12 counts zero, dispersion at the cap) differs by 3.0e-3 in
+    log2FC and p in the htseq and star sources, hence the 5e-3 bounds. The issue asks for >= 99.9%
+    call agreement and Spearman >= 0.999.
     """
     name, _, fit, table = fitted
     r = pd.read_csv(REF / f"{name}.de.csv").set_index("gene")
@@ -128,8 +131,8 @@ def test_de_equals_r(fitted):
     for col in ("log2FoldChange", "pvalue"):
         rel = (o.loc[ok, col] / r.loc[ok, col] - 1).abs()
         assert (rel < 1e-6).mean() >= 0.98, (name, col)
-    assert (o.loc[ok, "log2FoldChange"] - r.loc[ok, "log2FoldChange"]).abs().max() < 1e-3
-    assert ((o.loc[ok, "pvalue"] / r.loc[ok, "pvalue"]) - 1).abs().max() < 1e-3
+    assert (o.loc[ok, "log2FoldChange"] - r.loc[ok, "log2FoldChange"]).abs().max() < 5e-3
+    assert ((o.loc[ok, "pvalue"] / r.loc[ok, "pvalue"]) - 1).abs().max() < 5e-3
     assert spearmanr(o.loc[ok, "log2FoldChange"], r.loc[ok, "log2FoldChange"]).statistic > 0.9999
     meta = pd.read_csv(REF / f"{name}.meta.csv").set_index("key")["value"]
     assert table.attrs["filter_threshold"] == pytest.approx(float(meta["filterThreshold"]), rel=1e-6)
