@@ -26,9 +26,9 @@ the measured process. Rows:
                       example run timed as the *second* run in one Python process (everything
                       already imported: ``bmsc_dge.cli.app`` called twice; the first starts the
                       folder's background server and sets ``PREFECT_API_URL``, which the second
-                      uses), and, with ``--r``, R's start-up
-                      and ``library(DESeq2)`` alone. Neither is a way to run either tool; they show
-                      what a run costs without its imports, measured in turn with the rows above
+                      uses), and, with ``--r``, R's start-up and ``library(DESeq2)`` alone.
+                      Neither is a way to run either tool; they show what a run costs without its
+                      imports, measured in turn with the rows above
 * ``batch:*``         (``--batch``) ``bmsc-dge batch`` of 20 simulated studies (2,000 or 300
                       genes x 8 samples each, curated + Hallmark, stability on), 4 at a time, against a
                       ``bmsc-dge server`` on SQLite and on a throw-away PostgreSQL cluster

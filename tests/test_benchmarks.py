@@ -24,7 +24,10 @@ def test_warm_flow_measurement_times_a_second_run_in_one_process(tmp_path):
     """``--one flow:warm`` (the ``--startup`` diagnostic) runs the example twice and times the second."""
     import os
 
+    from .test_cli import run_cli
+
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "BMSC_DGE_LOCAL_SERVER": "on"}
+    env.pop("PREFECT_API_URL", None)  # the first run must start the folder's server
     try:
         out = subprocess.run(
             [sys.executable, str(SCRIPT), "--one", "flow:warm", "0", "0"],
@@ -42,11 +45,4 @@ def test_warm_flow_measurement_times_a_second_run_in_one_process(tmp_path):
         # the first run started the folder's server and set PREFECT_API_URL; the second used it
         assert out.stderr.count("started in the background") == 1, out.stderr[-3000:]
     finally:
-        bin_dir = Path(sys.executable).parent
-        subprocess.run(
-            [str(bin_dir / "bmsc-dge"), "server", "--stop"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
+        run_cli("server", "--stop", cwd=tmp_path, extra_env={"BMSC_DGE_LOCAL_SERVER": "on"})

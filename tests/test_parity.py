@@ -7,7 +7,7 @@ relative, the dispersion trend coefficients to 1e-6 relative, final dispersions 
 the median, VST to 1e-8 absolute. Measured on this machine: LFC Spearman >= 0.99996, call
 agreement 100% on all seven datasets, median relative dispersion difference <= 1e-9.
 
-Our last bits depend on the CPU (OpenBLAS picks its kernels per CPU, numpy its SIMD paths), R's do
+Our last bits depend on the CPU (OpenBLAS picks its kernels per CPU), R's do
 not (its references regenerate byte-identically on another CPU). These tolerances were set on an
 earlier machine (its CPU features were not recorded); on an AVX2 one without AVX-512
 (2026-12-02, OpenBLAS "Haswell" kernels) two things moved, each named where it is tested: one

@@ -104,6 +104,10 @@ def fitted(request, tmp_path_factory):
     return name, study, fit, contrast_table(fit, c, cfg.alpha, cfg.de)
 
 
+# sources whose flat-likelihood gene (ENSG00000197123) stops IRLS 3.0e-3 from R on an AVX2 machine
+FLAT_GENE_BOUND = {"htseq": 5e-3, "star": 5e-3}
+
+
 def test_de_equals_r(fitted):
     """Every door leads to R's table.
 
@@ -116,8 +120,8 @@ def test_de_equals_r(fitted):
     integer-count sources, so not from the length offsets). Where it stops depends on the last
     bits, so on the CPU: on an AVX2 machine (OpenBLAS Haswell kernels; the 7e-4 was measured on the
     earlier one) ENSG00000197123 (7 of 12 counts zero, dispersion at the cap) differs by 3.0e-3 in
-    log2FC and p in the htseq and star sources, hence the 5e-3 bounds. The issue asks for >= 99.9%
-    call agreement and Spearman >= 0.999.
+    log2FC and p in the htseq and star sources, hence their 5e-3 bounds (the other sources keep
+    1e-3: 4.3e-4 at most there). The issue asks for >= 99.9% call agreement and Spearman >= 0.999.
     """
     name, _, fit, table = fitted
     r = pd.read_csv(REF / f"{name}.de.csv").set_index("gene")
@@ -131,8 +135,9 @@ def test_de_equals_r(fitted):
     for col in ("log2FoldChange", "pvalue"):
         rel = (o.loc[ok, col] / r.loc[ok, col] - 1).abs()
         assert (rel < 1e-6).mean() >= 0.98, (name, col)
-    assert (o.loc[ok, "log2FoldChange"] - r.loc[ok, "log2FoldChange"]).abs().max() < 5e-3
-    assert ((o.loc[ok, "pvalue"] / r.loc[ok, "pvalue"]) - 1).abs().max() < 5e-3
+    bound = FLAT_GENE_BOUND.get(name, 1e-3)
+    assert (o.loc[ok, "log2FoldChange"] - r.loc[ok, "log2FoldChange"]).abs().max() < bound
+    assert ((o.loc[ok, "pvalue"] / r.loc[ok, "pvalue"]) - 1).abs().max() < bound
     assert spearmanr(o.loc[ok, "log2FoldChange"], r.loc[ok, "log2FoldChange"]).statistic > 0.9999
     meta = pd.read_csv(REF / f"{name}.meta.csv").set_index("key")["value"]
     assert table.attrs["filter_threshold"] == pytest.approx(float(meta["filterThreshold"]), rel=1e-6)
