@@ -7,18 +7,23 @@ change that moves code without meaning to change results proves it. Tables that 
 earlier run (``tables/changes``) are left out. Regenerate the record only for a change that is
 meant to alter the example's results, and say why in the commit.
 
-The record holds on machines that do the same arithmetic: the last bits of a fit depend on the
-kernels OpenBLAS picks for the CPU (R's do not; numpy's SIMD paths are recorded too, though
-disabling them changed nothing measured here). Its first line names both for the machine that made it, and the test prints them beside this machine's when the record
-does not match. Made on an earlier machine until 2026-12-01 (its CPU features were not
-recorded); since 2026-12-02 on an AVX2 one without AVX-512 (OpenBLAS "Haswell" kernels), where
-the example's tables from two OpenBLAS kernel sets differed by <= 3e-8 relative in p-values and
-1.8e-6 in shrunken log2FC, and 26 tied rows of the targets table swapped places (docs/statistics.md).
+The last bits of a fit depend on the CPU (R's do not): on the kernels OpenBLAS picks for it and on
+numpy's widest SIMD paths (its AVX-512 ``exp``, ``log``, ``log1p``, ``expm1`` and ``power``
+round differently from its AVX2 ones: 0.04-10% of 1e6 values each, measured here). The
+record's first line names both for the machine that made it. The test does not depend on meeting
+that machine again: it runs the example in a fresh process pinned to the record's arithmetic
+(``pinning``: ``OPENBLAS_CORETYPE`` and ``NPY_DISABLE_CPU_FEATURES``, which only work before numpy
+is imported), so one record holds on every x86-64 CPU that has the recorded SIMD level. Measured
+2026-12-02 on an AMD EPYC with AVX-512: unpinned, the example's p-values moved by <= 7e-6 relative
+(median 2e-12), shrunken log2FC by <= 1.3e-6, and 14 tied rows of the targets table swapped
+places; no call changed; pinned, every table equalled the record made on an AVX2 machine
+byte for byte (docs/statistics.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -34,24 +39,62 @@ def checksums(run: Path) -> dict[str, str]:
 
 
 def machine() -> str:
-    """The CPU-dependent parts of this machine's arithmetic: BLAS kernel sets and numpy's widest SIMD."""
+    """This process's numpy and the CPU-dependent parts of its arithmetic (BLAS kernels, numpy SIMD)."""
     import numpy as np
-    import scipy.linalg  # noqa: F401  (loads SciPy's own OpenBLAS)
-    import threadpoolctl
 
-    try:  # numpy's private record of its dispatched SIMD targets
+    from bmsc_dge.runs._provenance import arithmetic
+
+    return f"numpy {np.__version__}; {arithmetic()}"
+
+
+class CannotPinError(RuntimeError):
+    """This machine cannot be made to do the arithmetic a record was made with."""
+
+
+def pinning(made_on: str) -> dict[str, str]:
+    """Environment that makes a fresh process on this CPU do the arithmetic ``made_on`` names.
+
+    Parameters
+    ----------
+    made_on
+        A record's machine line, as ``machine()`` prints it (with or without ``# machine:``).
+
+    Returns
+    -------
+    dict
+        ``OPENBLAS_CORETYPE`` (the recorded OpenBLAS kernel set) and ``NPY_DISABLE_CPU_FEATURES``
+        (this CPU's numpy SIMD targets above the recorded one). Both are read once, when the
+        libraries load, so they only pin a process that has not imported numpy yet.
+
+    Raises
+    ------
+    CannotPinError
+        When the line cannot be read, names another numpy, several OpenBLAS kernel sets, or a SIMD
+        level this CPU lacks.
+    """
+    import numpy as np
+
+    found = re.search(r"numpy (\S+); BLAS: (.*); numpy SIMD up to (\S+)", made_on)
+    if found is None:
+        raise CannotPinError(f"not a machine line: {made_on!r}")
+    version, blas, simd = found.groups()
+    if version != np.__version__:
+        raise CannotPinError(f"record made with numpy {version}, this environment has {np.__version__}")
+    kernels = {entry.rsplit(" ", 1)[-1] for entry in blas.split(", ")}
+    if len(kernels) != 1 or "?" in kernels:
+        raise CannotPinError(f"record names OpenBLAS kernels {sorted(kernels)}; one set can be pinned")
+    try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:
-        __cpu_dispatch__, __cpu_features__ = [], {}
-    blas = sorted(
-        {
-            f"{i['prefix']} {i.get('architecture', '?')}"
-            for i in threadpoolctl.threadpool_info()
-            if i["user_api"] == "blas"
-        }
-    )
-    simd = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
-    return f"numpy {np.__version__}; BLAS: {', '.join(blas)}; numpy SIMD up to {simd[-1] if simd else 'baseline'}"
+    except ImportError as err:  # numpy moved its private record
+        raise CannotPinError(f"numpy's SIMD dispatch record is not readable: {err}") from err
+    targets = list(__cpu_dispatch__)
+    if simd != "baseline" and (simd not in targets or not __cpu_features__.get(simd)):
+        raise CannotPinError(f"record made with numpy SIMD up to {simd}, which this CPU lacks")
+    above = targets[targets.index(simd) + 1 :] if simd != "baseline" else targets
+    return {
+        "OPENBLAS_CORETYPE": kernels.pop(),
+        "NPY_DISABLE_CPU_FEATURES": " ".join(t for t in above if __cpu_features__.get(t)),
+    }
 
 
 if __name__ == "__main__":

@@ -120,3 +120,21 @@ def test_run_output_fits_one_screen_and_ends_with_the_report_path(small_study):
     assert Path(last.removeprefix("report: ")).is_file()
     verbose = run_cli("run", "--verbose", str(small_study["config"]), cwd=folder, extra_env=env)
     assert verbose.returncode == 0 and "Finished in state" in verbose.stdout + verbose.stderr
+
+
+def test_a_temporary_server_gets_as_long_to_start_as_a_background_one(monkeypatch, tmp_path):
+    """Prefect gives its temporary server 20 s, which a busy 2-core machine once exceeded; the CLI
+    gives it the 120 s of the background server, unless the user set a value."""
+    from prefect.settings import Settings
+
+    from bmsc_dge.cli._app import prefect_environment
+
+    key = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    for name in ("PREFECT_HOME", "PREFECT_LOGGING_EXTRA_LOGGERS", "PREFECT_UI_ENABLED", key):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    prefect_environment()
+    assert Settings().server.ephemeral.startup_timeout_seconds == 120
+    monkeypatch.setenv(key, "45")
+    prefect_environment()
+    assert Settings().server.ephemeral.startup_timeout_seconds == 45

@@ -1,6 +1,8 @@
 """End-to-end runs of the Prefect flow (against a temporary Prefect server)."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -53,6 +55,10 @@ def test_small_study_outputs_and_reruns(small_runs):
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["inputs"]["counts"]["sha256"] and manifest["seeds"]["gsea_permutations"] == 3
     assert manifest["versions"]["pydeseq2"] == "0.5.4"
+    # the CPU-dependent arithmetic that moves the last bits (docs/statistics.md)
+    from bmsc_dge.runs._provenance import arithmetic
+
+    assert manifest["versions"]["arithmetic"] == arithmetic() and "numpy SIMD up to" in arithmetic()
     assert (
         manifest["engines"]["deseq2"]["name"] == "bmsc-dge"
         and manifest["engines"]["gsea"]["name"] == "bmsc-dge"
@@ -236,11 +242,19 @@ def test_report_renders_in_headless_chromium(small_runs):
 
 
 @pytest.mark.e2e
-def test_example_tables_match_the_golden_record(example_run):
+def test_example_tables_match_the_golden_record(prefect_harness, tmp_path):
     """The example's TSV tables are byte-identical to tests/data/example_tables.sha256, so a change
     that only moves code proves it changed no result (scripts/example_checksums.py says how the
-    record was made and when it may be regenerated)."""
+    record was made and when it may be regenerated).
+
+    The last bits depend on the CPU's OpenBLAS kernels and numpy SIMD paths, so the example runs
+    as `bmsc-dge run` in a fresh process pinned to the arithmetic the record's first line names,
+    and the checksum script, pinned alike, must print the record whole, that line included."""
     import importlib.util
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
 
     spec = importlib.util.spec_from_file_location(
         "example_checksums", ROOT / "scripts" / "example_checksums.py"
@@ -248,16 +262,33 @@ def test_example_tables_match_the_golden_record(example_run):
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    lines = (ROOT / "tests" / "data" / "example_tables.sha256").read_text().splitlines()
-    made_on = next((ln for ln in lines if ln.startswith("# machine:")), "# machine: unknown")
-    record = dict(reversed(line.split("  ", 1)) for line in lines if not line.startswith("#"))
-    got = module.checksums(example_run)
-    assert set(got) == set(record)
-    changed = sorted(name for name in record if got[name] != record[name])
+    record = (ROOT / "tests" / "data" / "example_tables.sha256").read_text()
+    made_on = record.splitlines()[0]
+    env = {**os.environ, **module.pinning(made_on), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    bin_dir = Path(sys.executable).parent
+    run = subprocess.run(
+        [str(bin_dir / "bmsc-dge"), "run", str(ROOT / "configs" / "example.yaml"), "--outdir", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    sums = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "example_checksums.py"), str(tmp_path / "latest")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    got = sums.stdout.splitlines()
+    assert got[0] == made_on, f"the pinned process does not do the record's arithmetic: {got[0]}"
+    changed = sorted(set(got[1:]) ^ set(record.splitlines()[1:]))
     assert not changed, (
-        f"example tables differ from the golden record: {changed}; record {made_on[2:]}; "
-        f"this machine: {module.machine()} (another CPU's kernels change the last bits: "
-        "scripts/example_checksums.py)"
+        f"example tables differ from the golden record ({made_on[2:]}; unpinned, this machine is "
+        f"{module.machine()}): {changed}"
     )
 
 

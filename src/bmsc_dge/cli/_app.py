@@ -82,6 +82,10 @@ def prefect_environment() -> None:
     # a SQLite server answers 503 (database busy) when many flows write at once (`batch`, several
     # studies of a `meta`); Prefect's client retries 503s with backoff, 5 times by default
     os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "10")
+    # a temporary server (`--temporary-server`, BMSC_DGE_LOCAL_SERVER=off) gets Prefect's 20 s to
+    # answer; on a busy 2-core machine it once needed more and the run failed (CI, 2026-12-02):
+    # give it the 120 s a background server gets (runs.localserver.wait)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _fail(exc: BmscDgeError) -> typer.Exit:

@@ -1,0 +1,76 @@
+"""scripts/example_checksums.py: pinning a fresh process to the arithmetic a golden record names."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from types import ModuleType
+
+import pytest
+
+from .conftest import ROOT
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "example_checksums", ROOT / "scripts" / "example_checksums.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _machine_in_child(env: dict[str, str]) -> str:
+    code = (
+        "import importlib.util, sys; "
+        f"spec = importlib.util.spec_from_file_location('m', {str(ROOT / 'scripts' / 'example_checksums.py')!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.machine())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_a_pinned_process_reports_the_machine_it_was_pinned_to():
+    """Pinned to the golden record's line, and to this machine's own, a fresh process reports that line."""
+    module = _script()
+    record_line = (ROOT / "tests" / "data" / "example_tables.sha256").read_text().splitlines()[0]
+    for line in (record_line, f"# machine: {module.machine()}"):
+        assert _machine_in_child(module.pinning(line)) == line.removeprefix("# machine: ")
+
+
+def test_pinning_caps_numpy_at_the_recorded_simd_level():
+    module = _script()
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    own = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    blas = module.machine().split("; ")[1]
+    env = module.pinning(f"numpy {__import__('numpy').__version__}; {blas}; numpy SIMD up to baseline")
+    assert env["NPY_DISABLE_CPU_FEATURES"].split() == own
+    assert env["OPENBLAS_CORETYPE"] == blas.rsplit(" ", 1)[-1]
+    if own:
+        capped = module.pinning(f"numpy {__import__('numpy').__version__}; {blas}; numpy SIMD up to {own[0]}")
+        assert capped["NPY_DISABLE_CPU_FEATURES"].split() == own[1:]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("# machine: unknown", "not a machine line"),
+        ("numpy 1.0.0; BLAS: libopenblas Haswell; numpy SIMD up to baseline", "numpy 1.0.0"),
+        ("NUMPY; BLAS: a Haswell, b SkylakeX; numpy SIMD up to baseline", "one set can be pinned"),
+        ("NUMPY; BLAS: a ?; numpy SIMD up to baseline", "one set can be pinned"),
+        ("NUMPY; BLAS: a Haswell; numpy SIMD up to RISCV_V", "which this CPU lacks"),
+    ],
+)
+def test_pinning_refuses_what_it_cannot_pin(line, reason):
+    import numpy as np
+
+    module = _script()
+    with pytest.raises(module.CannotPinError, match=reason):
+        module.pinning(line.replace("NUMPY", f"numpy {np.__version__}"))
