@@ -1,6 +1,12 @@
 """Print sha256 checksums of a run's TSV tables (the example's golden record for refactors).
 
-    .venv/bin/python scripts/example_checksums.py results/example/latest > tests/data/example_tables.sha256
+To regenerate the record with the arithmetic it names (any x86-64 CPU with AVX2 and FMA)::
+
+    eval "$(.venv/bin/python scripts/example_checksums.py --pin tests/data/example_tables.sha256)"
+    .venv/bin/bmsc-dge run configs/example.yaml --outdir /tmp/example
+    .venv/bin/python scripts/example_checksums.py /tmp/example/latest > tests/data/example_tables.sha256
+
+(without the first line the record takes this CPU's own arithmetic, which the test then pins).
 
 ``tests/test_flow.py`` re-runs the bundled example and compares its tables with this record, so a
 change that moves code without meaning to change results proves it. Tables that depend on an
@@ -98,6 +104,16 @@ def pinning(made_on: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--pin":  # shell exports that pin a later process to a record's arithmetic
+        import shlex
+
+        line = Path(sys.argv[2]).read_text().splitlines()[0]
+        try:
+            env = pinning(line)
+        except CannotPinError as err:
+            sys.exit(f"error: {err}")
+        print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
+        sys.exit(0)
     print(f"# machine: {machine()}")
     for name, digest in checksums(Path(sys.argv[1]).resolve()).items():
         print(f"{digest}  {name}")

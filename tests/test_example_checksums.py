@@ -74,3 +74,23 @@ def test_pinning_refuses_what_it_cannot_pin(line, reason):
     module = _script()
     with pytest.raises(module.CannotPinError, match=reason):
         module.pinning(line.replace("NUMPY", f"numpy {np.__version__}"))
+
+
+def test_pin_prints_the_shell_exports_of_the_records_arithmetic():
+    """`--pin RECORD` (how the record is regenerated) prints exports a shell can eval: they pin a
+    later process to the record's machine line."""
+    record = ROOT / "tests" / "data" / "example_tables.sha256"
+    script = ROOT / "scripts" / "example_checksums.py"
+    probe = (
+        "import importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('m', {str(script)!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.machine())"
+    )
+    out = subprocess.run(
+        ["bash", "-c", f'eval "$("$0" {script} --pin {record})" && "$0" -c "$1"', sys.executable, probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == record.read_text().splitlines()[0].removeprefix("# machine: ")
