@@ -19,7 +19,7 @@ round differently from its AVX2 ones: 0.04-10% of 1e6 values each, measured here
 record's first line names both for the machine that made it. The test does not depend on meeting
 that machine again: it runs the example in a fresh process pinned to the record's arithmetic
 (``pinning``: ``OPENBLAS_CORETYPE`` and ``NPY_DISABLE_CPU_FEATURES``, which only work before numpy
-is imported), so one record holds on every x86-64 CPU that has the recorded SIMD level. Measured
+is imported), so one record should hold on every x86-64 CPU with the recorded SIMD level. Measured
 2026-12-02 on an AMD EPYC with AVX-512: unpinned, the example's p-values moved by <= 7e-6 relative
 (median 2e-12), shrunken log2FC by <= 1.3e-6, and 14 tied rows of the targets table swapped
 places; no call changed; pinned, every table equalled the record made on an AVX2 machine
