@@ -103,17 +103,31 @@ def pinning(made_on: str) -> dict[str, str]:
     }
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--pin":  # shell exports that pin a later process to a record's arithmetic
-        import shlex
+def main(argv: list[str] | None = None) -> None:
+    """``RUN``: the record of a run folder; ``--pin RECORD``: shell exports that pin a later process
+    to the record's arithmetic; ``--machine``: this process's machine line."""
+    import argparse
+    import shlex
 
-        line = Path(sys.argv[2]).read_text().splitlines()[0]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("run", nargs="?", type=Path, help="a run folder (e.g. results/example/latest)")
+    group.add_argument("--pin", type=Path, metavar="RECORD", help="print exports pinning to RECORD's machine")
+    group.add_argument("--machine", action="store_true", help="print this process's machine line")
+    args = parser.parse_args(argv)
+    if args.machine:
+        print(machine())
+    elif args.pin is not None:
         try:
-            env = pinning(line)
+            env = pinning(args.pin.read_text().splitlines()[0])
         except CannotPinError as err:
             sys.exit(f"error: {err}")
         print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
-        sys.exit(0)
-    print(f"# machine: {machine()}")
-    for name, digest in checksums(Path(sys.argv[1]).resolve()).items():
-        print(f"{digest}  {name}")
+    else:
+        print(f"# machine: {machine()}")
+        for name, digest in checksums(args.run.resolve()).items():
+            print(f"{digest}  {name}")
+
+
+if __name__ == "__main__":
+    main()

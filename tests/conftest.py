@@ -41,6 +41,19 @@ SENTINEL_EFFECTS = {
 }
 
 
+def example_checksums():
+    """scripts/example_checksums.py as a module (the golden record's checksums and pinning)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "example_checksums", ROOT / "scripts" / "example_checksums.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def small_genes(n_background: int = 500, seed: int = 7) -> pd.DataFrame:
     """Curated-set genes plus random protein-coding background genes, with Ensembl IDs."""
     t = human_id_table().dropna(subset=["ENSEMBL"])

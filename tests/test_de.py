@@ -149,9 +149,8 @@ def test_gene_blocks_give_the_same_answers(fitted, monkeypatch):
         # the shrinkage's Newton search starts from a least-squares fit of the whole block, whose
         # last bits depend on the block's width; it converges on the gradient, so they do not
         # reach the answer (stopping on an unresolvable objective change left 1.5e-6 on AVX-512)
-        atol = 1e-12
         np.testing.assert_allclose(
-            blocked[col].to_numpy(), whole[col].to_numpy(), rtol=1e-9, atol=atol, equal_nan=True, err_msg=col
+            blocked[col].to_numpy(), whole[col].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=col
         )
 
 

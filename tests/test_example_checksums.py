@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from types import ModuleType
 
+import numpy as np
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, example_checksums
 
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "example_checksums", ROOT / "scripts" / "example_checksums.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = ROOT / "scripts" / "example_checksums.py"
+RECORD = ROOT / "tests" / "data" / "example_tables.sha256"
 
 
 def _machine_in_child(env: dict[str, str]) -> str:
-    code = (
-        "import importlib.util, sys; "
-        f"spec = importlib.util.spec_from_file_location('m', {str(ROOT / 'scripts' / 'example_checksums.py')!r}); "
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.machine())"
-    )
     out = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, str(SCRIPT), "--machine"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
@@ -38,23 +29,22 @@ def _machine_in_child(env: dict[str, str]) -> str:
 
 def test_a_pinned_process_reports_the_machine_it_was_pinned_to():
     """Pinned to the golden record's line, and to this machine's own, a fresh process reports that line."""
-    module = _script()
-    record_line = (ROOT / "tests" / "data" / "example_tables.sha256").read_text().splitlines()[0]
-    for line in (record_line, f"# machine: {module.machine()}"):
+    module = example_checksums()
+    for line in (RECORD.read_text().splitlines()[0], f"# machine: {module.machine()}"):
         assert _machine_in_child(module.pinning(line)) == line.removeprefix("# machine: ")
 
 
 def test_pinning_caps_numpy_at_the_recorded_simd_level():
-    module = _script()
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
+    module = example_checksums()
     own = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
     blas = module.machine().split("; ")[1]
-    env = module.pinning(f"numpy {__import__('numpy').__version__}; {blas}; numpy SIMD up to baseline")
+    env = module.pinning(f"numpy {np.__version__}; {blas}; numpy SIMD up to baseline")
     assert env["NPY_DISABLE_CPU_FEATURES"].split() == own
     assert env["OPENBLAS_CORETYPE"] == blas.rsplit(" ", 1)[-1]
     if own:
-        capped = module.pinning(f"numpy {__import__('numpy').__version__}; {blas}; numpy SIMD up to {own[0]}")
+        capped = module.pinning(f"numpy {np.__version__}; {blas}; numpy SIMD up to {own[0]}")
         assert capped["NPY_DISABLE_CPU_FEATURES"].split() == own[1:]
 
 
@@ -69,9 +59,7 @@ def test_pinning_caps_numpy_at_the_recorded_simd_level():
     ],
 )
 def test_pinning_refuses_what_it_cannot_pin(line, reason):
-    import numpy as np
-
-    module = _script()
+    module = example_checksums()
     with pytest.raises(module.CannotPinError, match=reason):
         module.pinning(line.replace("NUMPY", f"numpy {np.__version__}"))
 
@@ -79,18 +67,18 @@ def test_pinning_refuses_what_it_cannot_pin(line, reason):
 def test_pin_prints_the_shell_exports_of_the_records_arithmetic():
     """`--pin RECORD` (how the record is regenerated) prints exports a shell can eval: they pin a
     later process to the record's machine line."""
-    record = ROOT / "tests" / "data" / "example_tables.sha256"
-    script = ROOT / "scripts" / "example_checksums.py"
-    probe = (
-        "import importlib.util; "
-        f"spec = importlib.util.spec_from_file_location('m', {str(script)!r}); "
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.machine())"
-    )
     out = subprocess.run(
-        ["bash", "-c", f'eval "$("$0" {script} --pin {record})" && "$0" -c "$1"', sys.executable, probe],
+        [
+            "bash",
+            "-c",
+            'eval "$("$0" "$1" --pin "$2")" && "$0" "$1" --machine',
+            sys.executable,
+            SCRIPT,
+            RECORD,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == record.read_text().splitlines()[0].removeprefix("# machine: ")
+    assert out.stdout.strip() == RECORD.read_text().splitlines()[0].removeprefix("# machine: ")

@@ -10,7 +10,7 @@ import pytest
 
 from flows.analysis import run_config
 
-from .conftest import ROOT, launch_chromium, write_study
+from .conftest import ROOT, example_checksums, launch_chromium, write_study
 
 DE_COLS = [
     "gene_id",
@@ -250,18 +250,12 @@ def test_example_tables_match_the_golden_record(prefect_harness, tmp_path):
     The last bits depend on the CPU's OpenBLAS kernels and numpy SIMD paths, so the example runs
     as `bmsc-dge run` in a fresh process pinned to the arithmetic the record's first line names,
     and the checksum script, pinned alike, must print the record whole, that line included."""
-    import importlib.util
     import subprocess
     import sys
 
     from prefect.settings import PREFECT_API_URL
 
-    spec = importlib.util.spec_from_file_location(
-        "example_checksums", ROOT / "scripts" / "example_checksums.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = example_checksums()
     record = (ROOT / "tests" / "data" / "example_tables.sha256").read_text()
     made_on = record.splitlines()[0]
     env = {**os.environ, **module.pinning(made_on), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
