@@ -293,6 +293,7 @@ FLOW_ROWS = {
     "later": "flow:example, one-off run, later (background server reused)",
     "served": "flow:example, Prefect server running (PREFECT_API_URL set)",
     "temporary": "flow:example, Prefect's temporary server (--temporary-server)",
+    "cold": "flow:example, one-off run, later, in its own process (BMSC_DGE_WARM=off)",
     "r-startup": "start-up:R, Rscript start-up and library(DESeq2) alone",
     "warm": "start-up:flow:example, second run in one process (everything imported; diagnostic)",
 }
@@ -314,7 +315,10 @@ def _flow_rows(repeats: int, with_r: bool, startup: bool = False) -> list[dict[s
         for k, v in os.environ.items()
         if k not in ("PREFECT_API_URL", "PREFECT_HOME", "BMSC_DGE_LOCAL_SERVER")
     }
-    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "BMSC_DGE_WARM": "on"}
+    state = tempfile.mkdtemp(prefix="bmsc-dge-bench-state-")  # this benchmark's warm workers
+    env["XDG_STATE_HOME"] = state
+    cold = {**env, "BMSC_DGE_WARM": "off"}
     times: dict[str, list[float]] = {k: [] for k in FLOW_ROWS}
     peaks: dict[str, list[float]] = {k: [] for k in FLOW_ROWS}
 
@@ -340,6 +344,18 @@ def _flow_rows(repeats: int, with_r: bool, startup: bool = False) -> list[dict[s
                     break
                 except OSError:
                     time.sleep(0.5)
+            # unmeasured: a run of each setup starts its warm worker, so the rows show later runs;
+            # the `cold` row is a run in its own process
+            for setup in (env, served):
+                with tempfile.TemporaryDirectory() as tmp:
+                    subprocess.run(
+                        [exe, "run", config, "--outdir", tmp],
+                        cwd=tmp,
+                        env=setup,
+                        check=True,
+                        capture_output=True,
+                    )
+                    subprocess.run([exe, "server", "--stop"], cwd=tmp, env=setup, capture_output=True)
             for _ in range(repeats):
                 if with_r:
                     record("r", _timed(R_EXAMPLE))
@@ -347,6 +363,7 @@ def _flow_rows(repeats: int, with_r: bool, startup: bool = False) -> list[dict[s
                     try:
                         record("first", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env))
                         record("later", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=env))
+                        record("cold", _timed([exe, "run", config, "--outdir", tmp], cwd=tmp, env=cold))
                     finally:
                         subprocess.run([exe, "server", "--stop"], cwd=tmp, env=env, capture_output=True)
                 with tempfile.TemporaryDirectory() as tmp:
@@ -379,6 +396,9 @@ def _flow_rows(repeats: int, with_r: bool, startup: bool = False) -> list[dict[s
         finally:
             server.terminate()
             server.wait(timeout=30)
+            from bmsc_dge._workers import stop_workers
+
+            stop_workers(env)
     r_median = statistics.median(times["r"]) if times["r"] else None
     rows = []
     for kind, label in FLOW_ROWS.items():

@@ -1,4 +1,4 @@
-"""Idle cost of the background Prefect server: CPU share of one core and memory, per server.
+"""Idle cost of the background Prefect server and of a warm worker: CPU share of one core and memory.
 
     .venv/bin/python benchmarks/server_idle.py [--seconds 90] [--repeats 3] [--settle 20]
 
@@ -7,6 +7,8 @@ Rows (medians over ``--repeats``; the machine is shared, so read ratios, not sin
 * ``bmsc-dge background server``  what ``bmsc-dge run`` starts: :mod:`bmsc_dge._supervisor`
   around :mod:`bmsc_dge._prefect_server` (one-off services off, docket polling every 2 s)
 * ``prefect server start``        Prefect's own server with its default services, for comparison
+* ``bmsc-dge warm worker``        what a successful ``bmsc-dge run`` leaves for the next one
+                                  (:mod:`bmsc_dge._warm`): everything a run imports, waiting
 
 Each server is started in a throw-away folder, left ``--settle`` seconds, then the CPU time of its
 whole process group (supervisor and server) is read from ``/proc`` over ``--seconds``.
@@ -62,7 +64,24 @@ def measure(kind: str, seconds: float, settle: float) -> tuple[float, float]:
     home = Path(tempfile.mkdtemp(prefix="bmsc-dge-idle-"))
     env = {**os.environ, "PREFECT_HOME": str(home), "BMSC_DGE_SERVER_IDLE_TIMEOUT": "0"}
     env["XDG_STATE_HOME"] = str(home / "state")
-    if kind == "bmsc-dge":
+    if kind == "warm":
+        import json
+
+        from bmsc_dge import _warm
+
+        env["BMSC_DGE_WARM"] = "on"
+        _warm.start_worker(env, str(home))
+        listed = Path(env["XDG_STATE_HOME"]) / "bmsc-dge" / "warm"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            ready = [json.loads(p.read_text()) for p in listed.glob("*.json")]
+            if ready and ready[0]["state"] == "ready":
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit("no warm worker became ready")
+        pgid = int(ready[0]["pid"])
+    elif kind == "bmsc-dge":
         from bmsc_dge.runs import localserver
 
         os.environ.update({k: env[k] for k in ("BMSC_DGE_SERVER_IDLE_TIMEOUT", "XDG_STATE_HOME")})
@@ -100,7 +119,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--settle", type=float, default=20)
     args = ap.parse_args()
-    rows = {"bmsc-dge background server": "bmsc-dge", "prefect server start (default services)": "prefect"}
+    rows = {
+        "bmsc-dge background server": "bmsc-dge",
+        "prefect server start (default services)": "prefect",
+        "bmsc-dge warm worker": "warm",
+    }
     results: dict[str, list[tuple[float, float]]] = {r: [] for r in rows}
     for _ in range(args.repeats):  # interleaved, so machine noise falls on both rows alike
         for row, kind in rows.items():

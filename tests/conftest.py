@@ -22,6 +22,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # CLI runs in tests use Prefect's per-run temporary server (each test has its own PREFECT_HOME);
 # tests/test_localserver.py switches the project's background server on explicitly.
 os.environ.setdefault("BMSC_DGE_LOCAL_SERVER", "off")
+# a `bmsc-dge run` in a test runs in its own process, as before warm workers (bmsc_dge._warm);
+# tests/test_warm.py switches them on explicitly
+os.environ.setdefault("BMSC_DGE_WARM", "off")
 # background servers started by tests are listed in a registry of the test session, not the user's
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="bmsc-dge-test-state-")
 

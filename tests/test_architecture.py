@@ -25,9 +25,10 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "simulate": 1,
     "testing": 1,
-    "_supervisor": 1,
     "_prefect_server": 1,
-    # 2: files, gene sets, the engine, plotting
+    "_workers": 1,
+    # 2: files, gene sets, the engine, plotting; the background server's supervisor
+    "_supervisor": 2,
     "io": 2,
     "genesets": 2,
     "deseq2": 2,
@@ -46,6 +47,8 @@ LAYERS: dict[str, int] = {
     "report": 7,
     "flows": 8,
     "cli": 9,
+    # 10: the console script, which hands a command to a warm worker or runs it in its process
+    "_warm": 10,
 }
 
 

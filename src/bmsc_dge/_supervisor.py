@@ -41,6 +41,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bmsc_dge._workers import alive
+
 IDLE_ENV = "BMSC_DGE_SERVER_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 3600.0
 STATE_FILE = "bmsc-dge-server.json"
@@ -81,17 +83,6 @@ def idle_timeout(value: str | None = None) -> float | None:
     if seconds < 0:
         raise ValueError(f"{IDLE_ENV} must be >= 0 seconds (0: never stop), got {text!r}")
     return None if seconds == 0 else seconds
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (one of another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from bmsc_dge.cli import _genesets, _gsea, _meta, _run, _server  # noqa: F401  (register their commands)
-from bmsc_dge.cli._app import app, err, out, own_process, prefect_environment
+from bmsc_dge.cli._app import app, err, out, own_process, prefect_environment, warm_child, warm_worker_setup
 from bmsc_dge.runs import server_environment as server_environment  # used by `bmsc-dge server`
 
 _exit_status = [0]
@@ -49,9 +50,15 @@ def _end_process() -> None:
     os._exit(_exit_status[0])
 
 
-def main() -> None:
-    """Entry point of the ``bmsc-dge`` command."""
+def main(before_command: Callable[[], None] | None = None) -> None:
+    """The ``bmsc-dge`` command in this process (the console script's :func:`bmsc_dge._warm.main`).
+
+    ``before_command`` runs after the process end is registered (a warm worker's child puts
+    exit handlers in a cold process's order there: :mod:`bmsc_dge._warm._worker`).
+    """
     atexit.register(_end_process)
+    if before_command is not None:
+        before_command()
     own_process()
     try:
         app()
@@ -69,4 +76,13 @@ def main() -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-__all__ = ["app", "err", "main", "out", "prefect_environment", "server_environment"]
+__all__ = [
+    "app",
+    "err",
+    "main",
+    "out",
+    "prefect_environment",
+    "server_environment",
+    "warm_child",
+    "warm_worker_setup",
+]

@@ -38,7 +38,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-_PROCESS = {"owned": False}
+_PROCESS = {"owned": False, "warm": False}
 
 
 def own_process() -> None:
@@ -88,6 +88,45 @@ def prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
+def warm_worker_setup() -> None:
+    """In a warm worker before its imports (:mod:`bmsc_dge._warm`): a run's Prefect defaults and logging."""
+    prefect_environment()
+    _logging(False)
+
+
+def warm_child() -> None:
+    """In a warm worker's child (:mod:`bmsc_dge._warm`), before the command: undo the worker's imports.
+
+    The worker imported Prefect, which configured its loggers and gave the package's loggers
+    (``PREFECT_LOGGING_EXTRA_LOGGERS``) its handlers; a cold run's loggers are plain until it
+    imports Prefect, so those handlers go until :func:`prefect_imported`. The consoles look at the
+    command's terminal again.
+    """
+    from prefect.settings import PREFECT_LOGGING_EXTRA_LOGGERS
+
+    _PROCESS["warm"] = True
+    for name in PREFECT_LOGGING_EXTRA_LOGGERS.value():
+        logging.getLogger(name).handlers.clear()
+    Console.__init__(out)
+    Console.__init__(err, stderr=True)
+
+
+def prefect_imported() -> None:
+    """Where a cold run imports Prefect: in a warm worker's child, do what that import does.
+
+    Prefect reads its settings (environment, the folder's ``.env`` and ``prefect.toml``, the
+    profile under ``PREFECT_HOME``) and configures its logging when imported. The worker did so in
+    its own folder and environment; the child does it again here, in the command's.
+    """
+    if not _PROCESS["warm"]:
+        return
+    from prefect.context import refresh_global_settings_context
+    from prefect.logging.configuration import setup_logging
+
+    refresh_global_settings_context()
+    setup_logging(incremental=False)
+
+
 def _fail(exc: BmscDgeError) -> typer.Exit:
     err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(code=exc.exit_code)
@@ -96,6 +135,7 @@ def _fail(exc: BmscDgeError) -> typer.Exit:
 def _logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also where a warm worker configured logging already
     # Prefect's loggers log at INFO and propagate here: the handler's level decides what is shown
     # (Prefect's per-task state lines only with --verbose); the Prefect UI keeps every log line.
     for handler in logging.getLogger().handlers:

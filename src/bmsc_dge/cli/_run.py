@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bmsc_dge.cli._app import _fail, _logging, _Server, app, long_lived, out, prefect_environment
+from bmsc_dge.cli._app import (
+    _fail,
+    _logging,
+    _Server,
+    app,
+    long_lived,
+    out,
+    prefect_environment,
+    prefect_imported,
+)
 from bmsc_dge.cli._terminal import StageDisplay, summary_lines
 from bmsc_dge.config import StudyConfig, load_config
 from bmsc_dge.errors import BmscDgeError
@@ -108,6 +117,8 @@ def run(
             import scanpy  # noqa: F401  (sample QC's; beside the refits, not before them)
 
             import flows.analysis  # noqa: F401  (imports Prefect while a first run's server starts)
+
+            prefect_imported()  # a warm worker's child: Prefect's settings and logging, as imported here
 
             server.connect()
         except BaseException:

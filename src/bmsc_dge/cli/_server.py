@@ -32,13 +32,16 @@ def server(
         bool,
         typer.Option(
             "--status",
-            help="List every background server `bmsc-dge run` started for you (folder, port, age, idle).",
+            help="List every background server and warm worker `bmsc-dge run` started for you "
+            "(folder, port, age, idle).",
         ),
     ] = False,
     stop_background: Annotated[
         bool,
         typer.Option(
-            "--stop", help="Stop this folder's background server (with --all: every one), then exit."
+            "--stop",
+            help="Stop this folder's background server (with --all: every one, and every warm worker), "
+            "then exit.",
         ),
     ] = False,
     stop_all: Annotated[
@@ -97,7 +100,8 @@ def server(
 
 def _status_or_stop(home: Path, show_status: bool, stop: bool, every: bool) -> None:
     """``--status``: every background server of this user; ``--stop [--all]``: this folder's, or all."""
-    from bmsc_dge.runs import localserver, server_statuses
+    from bmsc_dge._workers import stop_workers
+    from bmsc_dge.runs import localserver, server_statuses, worker_lines
     from bmsc_dge.runs import stop_all as stop_every
 
     if stop:
@@ -106,6 +110,8 @@ def _status_or_stop(home: Path, show_status: bool, stop: bool, every: bool) -> N
             out.print(
                 f"stopped {len(stopped)} background Prefect server(s)" + "".join(f"\n  {h}" for h in stopped)
             )
+            workers = stop_workers()
+            out.print(f"stopped {len(workers)} warm worker(s)" + "".join(f"\n  pid {p}" for p in workers))
             return
         state = localserver.stop(home)
         out.print(f"stopped the background Prefect server (pid {state['pid']})" if state else "none running")
@@ -114,6 +120,8 @@ def _status_or_stop(home: Path, show_status: bool, stop: bool, every: bool) -> N
     for srv in servers:
         mark = "*" if srv.home.resolve() == home.resolve() else " "
         out.print(f"{mark} {srv.describe()}", highlight=False, soft_wrap=True)
+    for line in worker_lines():
+        out.print(f"  {line}", highlight=False, soft_wrap=True)
     if not any(srv.home.resolve() == home.resolve() for srv in servers):
         out.print(f"no background Prefect server for {home}")
         raise typer.Exit(code=1)

@@ -11,7 +11,7 @@ from bmsc_dge.runs._localserver import server_environment
 from bmsc_dge.runs._progress import listen, stage
 from bmsc_dge.runs._provenance import input_checksums, package_versions, sha256
 from bmsc_dge.runs._rundir import RunDir, clean_stale_partials, new_run_id
-from bmsc_dge.runs._servers import ServerStatus, server_statuses, stop_all
+from bmsc_dge.runs._servers import ServerStatus, server_statuses, stop_all, worker_lines
 
 __all__ = [
     "RunDir",
@@ -30,4 +30,5 @@ __all__ = [
     "sha256",
     "stage",
     "stop_all",
+    "worker_lines",
 ]

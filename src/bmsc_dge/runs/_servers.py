@@ -1,4 +1,4 @@
-"""Every background Prefect server this user started: what ``bmsc-dge server --status`` lists.
+"""Every background Prefect server and warm worker of this user: what ``bmsc-dge server --status`` lists.
 
 The servers are found through the per-user registry of :mod:`bmsc_dge._supervisor`; each one's
 state file (``$PREFECT_HOME/bmsc-dge-server.json``) and the supervisor's activity record give the
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmsc_dge._supervisor import activity, registered_homes
+from bmsc_dge._supervisor import activity, idle_timeout, registered_homes
+from bmsc_dge._workers import listed_workers
 from bmsc_dge.runs._localserver import status, stop
 
 
@@ -84,3 +85,19 @@ def stop_all() -> list[Path]:
         if stop(home) is not None:
             stopped.append(home)
     return stopped
+
+
+def worker_lines() -> list[str]:
+    """One line per warm worker of this user (:mod:`bmsc_dge._warm`): pid, state, age, idle time."""
+    now = time.time()
+    lines = []
+    for w in listed_workers():
+        started = float(w.get("started", now))
+        idle = now - float(w.get("last_used", started))
+        timeout = idle_timeout()
+        stops = "never stops when idle" if timeout is None else f"stops after {_span(timeout)} idle"
+        lines.append(
+            f"warm worker pid {w['pid']}  {w.get('state', '?')}  up {_span(now - started)}  "
+            f"idle {_span(idle)}  ({stops}; started in {w.get('cwd', '?')})"
+        )
+    return lines
