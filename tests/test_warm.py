@@ -67,6 +67,34 @@ def test_no_worker_means_this_process(tmp_path, monkeypatch):
     assert time.perf_counter() - t0 < 2
 
 
+@pytest.mark.parametrize("reply", [b"", b'{"refused": "setup"}\n'])
+def test_a_worker_that_refuses_or_goes_means_this_process(reply):
+    """A worker that closes the connection (it is stopping) or refuses the command (its setup
+    changed): the command runs in its own process (hand_over returns None) instead of failing."""
+    import socket
+    import threading
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(_warm._address(_warm.setup_key()))
+    listener.listen(1)
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            for fd in socket.recv_fds(conn, 1 << 16, 3)[1]:
+                os.close(fd)
+            if reply:
+                conn.sendall(reply)
+
+    server = threading.Thread(target=answer)
+    server.start()
+    try:
+        assert _warm.hand_over(["bmsc-dge", "run", "x.yaml"]) is None
+    finally:
+        server.join(timeout=10)
+        listener.close()
+
+
 def _children_cpu() -> float:
     use = resource.getrusage(resource.RUSAGE_CHILDREN)
     return use.ru_utime + use.ru_stime

@@ -90,9 +90,13 @@ _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Whether commands may use warm workers (``BMSC_DGE_WARM`` is not off)."""
+    """Whether commands may use warm workers: on Linux, unless ``BMSC_DGE_WARM`` is off.
+
+    Linux only: the worker's socket is in Linux's abstract namespace and both sides check the
+    other's user (``SO_PEERCRED``).
+    """
     value = (os.environ if env is None else env).get(WARM_ENV, "on").strip().lower()
-    return value not in ("off", "0", "false", "no")
+    return sys.platform.startswith("linux") and value not in ("off", "0", "false", "no")
 
 
 def _stamp_tree(h: Any, root: Path) -> None:
@@ -199,13 +203,13 @@ def hand_over(argv: list[str]) -> int | None:
     with sock:
         payload = json.dumps({"key": key, "argv": argv, "env": dict(os.environ), "cwd": os.getcwd()})
         data = struct.pack("!I", len(payload.encode())) + payload.encode()
+        replies = _lines(sock)
         try:
             sent = socket.send_fds(sock, [data], [0, 1, 2])
             sock.sendall(data[sent:])
-        except OSError:  # e.g. a closed standard stream: run here
+            first = next(replies, None)
+        except OSError:  # a closed standard stream, a worker just stopping, ...: run here
             return None
-        replies = _lines(sock)
-        first = next(replies, None)
         if first is None or "pid" not in first:
             return None  # refused (its setup changed) or gone before forking: run here
         pid = int(first["pid"])
@@ -216,7 +220,10 @@ def hand_over(argv: list[str]) -> int | None:
 
         for sig in _FORWARDED:
             signal.signal(sig, forward)
-        last = next(replies, None)
+        try:
+            last = next(replies, None)
+        except OSError:
+            last = None
     if last is None or "exit" not in last:  # the worker was killed: its run may still go on
         while alive(pid):
             time.sleep(0.2)

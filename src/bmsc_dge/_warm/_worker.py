@@ -74,6 +74,8 @@ def _prepare() -> None:
         atexit.register = register
     gc.freeze()
     gc.enable()
+    for stream in (sys.stdout, sys.stderr):  # to the log now, not later into a command's terminal
+        stream.flush()
 
 
 class _Worker:
@@ -108,7 +110,7 @@ class _Worker:
                     with contextlib.suppress(BlockingIOError):
                         os.read(self.wake_r, 4096)
                     self._reap()
-                elif sel_key.data == "accept" and not self.stopping:
+                elif sel_key.data == "accept":
                     request = self._accept()
                     if request is not None:
                         return request
@@ -122,6 +124,10 @@ class _Worker:
                 checked = now
                 if self.setup() != self.key:  # a source file or package changed: serve nobody else
                     self.stopping = True
+            if self.stopping and self.listener.fileno() != -1:
+                # refuse new commands at once (they run in their own process) while runs finish
+                self.selector.unregister(self.listener)
+                self.listener.close()
         return None
 
     def _accept(self) -> dict[str, Any] | None:
@@ -174,7 +180,7 @@ class _Worker:
             signal.signal(sig, signal.SIG_DFL)
         self.selector.close()
         for sock in (self.listener, conn, *self.children.values()):
-            sock.close()
+            sock.close()  # (closing a closed socket does nothing)
         self.lock.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
