@@ -21,7 +21,10 @@ the measured process. Rows:
                       new folder starts its background server, a later one reuses it), against a
                       running Prefect server (how scheduled runs execute) and with Prefect's
                       temporary server; with ``--r``, R DESeq2 alone on the same example files and
-                      design, measured in turn with them in every repeat (``x vs R`` = R / flow)
+                      design, measured in turn with them in every repeat (``x vs R`` = R / flow).
+                      Warm workers are on (``bmsc_dge._warm``; the benchmark's own, stopped at its
+                      end): one unmeasured run per setup starts them, so these rows are later runs;
+                      the ``cold`` row is a later one-off run in its own process (BMSC_DGE_WARM=off)
 * ``start-up:*``      (``--flow --startup``, diagnostic) how much of each side is start-up: the
                       example run timed as the *second* run in one Python process (everything
                       already imported: ``bmsc_dge.cli.app`` called twice; the first starts the
