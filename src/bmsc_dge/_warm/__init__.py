@@ -128,7 +128,7 @@ def setup_key(env: Mapping[str, str] | None = None, cwd: str | None = None) -> s
     os.umask(mask)
     limits = [resource.getrlimit(getattr(resource, name)) for name in _LIMITS]
     h.update(f"umask {mask} limits {limits}\n".encode())
-    _stamp_tree(h, Path(__file__).resolve().parent)
+    _stamp_tree(h, Path(__file__).resolve().parents[1])  # the whole bmsc_dge package
     flows = _flows_dir()
     if flows is not None:
         h.update(f"flows {flows}\n".encode())
