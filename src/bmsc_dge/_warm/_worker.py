@@ -131,7 +131,10 @@ class _Worker:
         return None
 
     def _accept(self) -> dict[str, Any] | None:
-        conn, _ = self.listener.accept()
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:  # e.g. out of file descriptors: the command runs in its own process
+            return None
         fds: list[int] = []
         try:
             conn.settimeout(30)
@@ -166,10 +169,10 @@ class _Worker:
             os.close(fd)
         self.children[pid] = conn
         self.last_used = time.monotonic()
-        conn.setblocking(False)
-        self.selector.register(conn, selectors.EVENT_READ, pid)
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        conn.setblocking(False)
+        self.selector.register(conn, selectors.EVENT_READ, pid)
         return None
 
     def _become(self, request: dict[str, Any], fds: list[int], conn: socket.socket) -> dict[str, Any]:
