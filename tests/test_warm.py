@@ -227,15 +227,16 @@ def test_warm_errors_exit_statuses_and_signals(warm_env, tmp_path):
         assert not alive(run), f"the run (pid {run}) outlived its command ({sig!r})"
         assert not (tmp_path / f"out{sig}" / "latest").exists()  # no run folder was published
 
-    status = subprocess.run(
+    status = subprocess.run(  # shows the worker's idle timeout, not the asking command's
         [BMSC_DGE, "server", "--status"],
-        env=warm_env,
+        env={**warm_env, "BMSC_DGE_SERVER_IDLE_TIMEOUT": "5"},
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert f"warm worker pid {worker['pid']}  ready" in status.stdout, status.stdout
+    assert "(stops after 60 min idle;" in status.stdout, status.stdout
     stop = subprocess.run(
         [BMSC_DGE, "server", "--stop", "--all"],
         env=warm_env,

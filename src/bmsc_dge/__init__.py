@@ -30,13 +30,7 @@ In a notebook (docs/api.md)::
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("bmsc-dge")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 #: sub-packages imported on first use (``import bmsc_dge as bd; bd.tl.deseq2``), so that the CLI
 #: and ``bmsc-dge --help`` do not pay for scanpy and PyDESeq2 imports they do not need
@@ -55,7 +49,20 @@ _SUBPACKAGES = (
 )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bmsc-dge")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on first use: importlib.metadata costs ~40 ms, and the
+        # `bmsc-dge` command that hands a run to a warm worker imports this package (bmsc_dge._warm)
+        globals()["__version__"] = value = _version()
+        return value
     if name in _SUBPACKAGES:
         return importlib.import_module(f"bmsc_dge.{name}")
     raise AttributeError(f"module 'bmsc_dge' has no attribute {name!r}")

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bmsc_dge._workers import alive
+from bmsc_dge._workers import alive, state_dir
 
 IDLE_ENV = "BMSC_DGE_SERVER_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 3600.0
@@ -179,8 +179,7 @@ def last_activity(home: Path, api: str, window: float, since: float) -> float:
 
 def registry_dir() -> Path:
     """Where this user's background servers are listed."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "bmsc-dge" / "servers"
+    return state_dir() / "servers"
 
 
 def _entry(home: Path) -> Path:

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where bmsc-dge keeps this user's state: ``$XDG_STATE_HOME/bmsc-dge`` (default ``~/.local/state``)."""
+    base = (os.environ if env is None else env).get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "bmsc-dge"
+
+
 def workers_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where this user's warm workers are listed (beside the background servers' registry)."""
-    base = (os.environ if env is None else env).get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "bmsc-dge" / "warm"
+    return state_dir(env) / "warm"
 
 
 def alive(pid: int) -> bool:

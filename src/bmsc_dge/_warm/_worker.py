@@ -28,7 +28,7 @@ from bmsc_dge._warm import (
     _same_user,
     setup_key,
 )
-from bmsc_dge._workers import entry, workers_dir, write_entry
+from bmsc_dge._workers import workers_dir, write_entry
 
 #: exit handlers registered by the imports a cold run makes after its own last exit handler
 _LATE_EXIT_HANDLERS: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
@@ -82,10 +82,10 @@ class _Worker:
     """The worker's loop: accept commands, fork a child for each, report each child's exit status."""
 
     def __init__(
-        self, key: str, listener: socket.socket, idle: float | None, setup: Callable[[], str], lock: Any
+        self, key: str, listener: socket.socket, setup: Callable[[], str], lock: Any, listed: dict[str, Any]
     ) -> None:
-        self.key, self.listener, self.idle, self.setup, self.lock = key, listener, idle, setup, lock
-        self.listed = {k: v for k, v in (entry(key) or {}).items() if k not in ("pid", "key")}
+        self.key, self.listener, self.setup, self.lock, self.listed = key, listener, setup, lock, listed
+        self.idle: float | None = listed["timeout"]
         self.children: dict[int, socket.socket] = {}
         self.stopping = False
         self.last_used = time.monotonic()
@@ -220,7 +220,7 @@ class _Worker:
             conn.close()
             self.last_used = time.monotonic()
             with contextlib.suppress(OSError):
-                write_entry(self.key, **{**self.listed, "last_used": time.time()})
+                write_entry(self.key, **self.listed, last_used=time.time())
 
     def _client_gone(self, pid: int, conn: socket.socket) -> None:
         try:
@@ -267,9 +267,10 @@ def serve(key: str) -> dict[str, Any] | None:
 
     if setup() != key:
         return None  # the setup changed between the cold run and this start
-    started = time.time()
+    # what `bmsc-dge server --status` shows of this worker (bmsc_dge.runs.worker_lines)
+    shown = {"started": time.time(), "cwd": origin, "timeout": idle_timeout()}
     listed = folder / f"{key}.json"
-    write_entry(key, state="starting", started=started, cwd=origin)
+    write_entry(key, state="starting", **shown)
     request = None
     worker = os.getpid()
     try:
@@ -282,8 +283,9 @@ def serve(key: str) -> dict[str, Any] | None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(_address(key))
         listener.listen(16)
-        write_entry(key, state="ready", started=started, cwd=origin)
-        request = _Worker(key, listener, idle_timeout(), setup, lock).run()
+        shown["state"] = "ready"
+        write_entry(key, **shown)
+        request = _Worker(key, listener, setup, lock, shown).run()
         return request
     finally:
         if os.getpid() == worker:  # the worker ends (a child returns with its request)

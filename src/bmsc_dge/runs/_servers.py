@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmsc_dge._supervisor import activity, idle_timeout, registered_homes
+from bmsc_dge._supervisor import activity, registered_homes
 from bmsc_dge._workers import listed_workers
 from bmsc_dge.runs._localserver import status, stop
 
@@ -94,7 +94,7 @@ def worker_lines() -> list[str]:
     for w in listed_workers():
         started = float(w.get("started", now))
         idle = now - float(w.get("last_used", started))
-        timeout = idle_timeout()
+        timeout = w.get("timeout")  # the worker's own (its environment's), not this command's
         stops = "never stops when idle" if timeout is None else f"stops after {_span(timeout)} idle"
         lines.append(
             f"warm worker pid {w['pid']}  {w.get('state', '?')}  up {_span(now - started)}  "
